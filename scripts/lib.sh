@@ -1,0 +1,48 @@
+# Shared by the scripts: the tool environment, and an idempotent installer of what is missing.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORKER_BUILD_VERSION="0.8.7"
+# The wasm-bindgen CLI must equal the exact `wasm-bindgen = "=V"` pin in Cargo.toml.
+WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT/Cargo.toml")"
+
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# worker-build would download these from GitHub; use the local ones instead.
+export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
+export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
+export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
+# Keep wrangler offline and quiet.
+export WRANGLER_SEND_METRICS=false DO_NOT_TRACK=1 CLOUDFLARE_CF_FETCH_ENABLED=false \
+  WRANGLER_HIDE_BANNER=true
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# Installs whatever is missing; a second run does nothing but check.
+ensure_tools() {
+  command -v cargo >/dev/null || { say "cargo not found: install Rust (https://rustup.rs)"; return 1; }
+  command -v npm >/dev/null || { say "npm not found: install Node.js and npm"; return 1; }
+
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+    say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
+    cargo install worker-build --version "$WORKER_BUILD_VERSION"
+  fi
+  if [ "$("$WASM_BINDGEN_BIN" --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+  # npm ci when node_modules is missing or older than the lock file.
+  if [ ! -f "$ROOT/node_modules/.package-lock.json" ] \
+    || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+    say "installing npm packages (wrangler, Node 22, binaryen, esbuild, playwright-core)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund)
+  fi
+}
+
+# Builds the worker into build/ (what wrangler.toml's [build] runs too).
+build_worker() {
+  (cd "$ROOT" && worker-build --release)
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, native unit and property tests, then end-to-end
+# tests against the real local runtime (wrangler dev + workerd + local KV), a real origin
+# server, headless Chromium, and an offline `wrangler deploy --dry-run`.
+# Installs what is missing first (idempotent).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ensure_tools
+cd "$ROOT"
+
+say "cargo fmt --check"
+cargo fmt --check
+say "cargo clippy (native and wasm32)"
+cargo clippy --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+
+say "building the worker"
+build_worker
+
+say "cargo test (unit, property and end-to-end)"
+cargo test -- --test-threads "${TEST_THREADS:-4}"

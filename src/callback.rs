@@ -1,0 +1,671 @@
+//! A TIW callback from bytes to a verified event: checks 2 to 10 of API.md, in order.
+//!
+//! Tencent's `PascalCase` names are mapped here, once, to the names the rest of the worker
+//! uses. Check 1 (the size limit) belongs to the shell, which reads the body.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Number, Value};
+
+use crate::config::{Config, Signing};
+use crate::http::ApiError;
+use crate::signature;
+
+pub const PUSH_STARTED: &str = "WhiteboardPushStarted";
+pub const PUSH_STOPPED: &str = "WhiteboardPushStopped";
+/// Largest room id TIW issues (an unsigned 32-bit integer).
+pub const MAX_ROOM_ID: u64 = 4_294_967_295;
+
+/// The callback envelope after check 3: every field of its documented type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub event_type: String,
+    /// Kept as the JSON integer it was, so a negative one fails as `unknown_app`.
+    pub sdk_app_id: Number,
+    pub timestamp: Option<i64>,
+    pub expire_time: Option<ExpireTime>,
+    pub sign: Option<String>,
+    pub event_data: Option<Map<String, Value>>,
+}
+
+/// `ExpireTime` as its value and as the digits that were signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpireTime {
+    pub value: i64,
+    pub digits: String,
+}
+
+/// A callback that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    pub event_type: String,
+    pub sdk_app_id: u64,
+    /// False only when it was accepted unsigned (`ALLOW_UNSIGNED=true`).
+    pub signed: bool,
+    pub event: Event,
+    /// Optional fields dropped because of their type, for the log.
+    pub dropped_fields: Vec<&'static str>,
+}
+
+/// What a verified callback means for room state.
+// One per request, never stored in bulk: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Push(PushEvent),
+    /// Another TIW event type, or a push event carrying only an `Error`: accepted, not stored.
+    Ignored,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PushKind {
+    Started,
+    Stopped,
+}
+
+/// One `WhiteboardPushStarted` / `WhiteboardPushStopped`, whole: the unit that room state
+/// stores per task. Field names are the sender's, in snake_case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushEvent {
+    pub kind: PushKind,
+    pub task_id: String,
+    pub room_id: u32,
+    pub timestamp: Option<i64>,
+    pub push_user_id: Option<String>,
+    pub push_start_time: Option<i64>,
+    pub push_stop_time: Option<i64>,
+    pub group_id: Option<String>,
+    pub finish_reason: Option<String>,
+    pub im_sync_time: Option<i64>,
+    pub exception_count: Option<i64>,
+    pub error: Option<PushError>,
+}
+
+/// `EventData.Error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushError {
+    pub code: String,
+    pub message: String,
+}
+
+impl Serialize for PushKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            PushKind::Started => "started",
+            PushKind::Stopped => "stopped",
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for PushKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "started" => Ok(PushKind::Started),
+            "stopped" => Ok(PushKind::Stopped),
+            other => Err(de::Error::unknown_variant(other, &["started", "stopped"])),
+        }
+    }
+}
+
+/// Checks 2 to 10 of API.md on a body that already passed the size limit.
+pub fn verify(body: &[u8], config: &Config, now: i64) -> Result<Verified, ApiError> {
+    let object = parse_object(body)?;
+    let envelope = parse_envelope(object)?;
+
+    let sdk_app_id = envelope
+        .sdk_app_id
+        .as_u64()
+        .filter(|id| config.sdk_app_ids.contains(id))
+        .ok_or(ApiError::UnknownApp)?;
+
+    let signed = match config.signing() {
+        Signing::Missing => return Err(ApiError::NotConfigured("CALLBACK_KEY")),
+        Signing::Unsigned => false,
+        Signing::Configured => {
+            let (Some(sign), Some(expire)) = (&envelope.sign, &envelope.expire_time) else {
+                return Err(ApiError::MissingSignature);
+            };
+            if !signature::matches_any(config.callback_keys(), &expire.digits, sign) {
+                return Err(ApiError::BadSignature);
+            }
+            signature::check_window(
+                expire.value,
+                now,
+                config.expire_leeway_seconds,
+                config.max_expire_ahead_seconds,
+            )?;
+            true
+        }
+    };
+
+    let mut dropped_fields = Vec::new();
+    let event = parse_event(&envelope, &mut dropped_fields)?;
+    Ok(Verified {
+        event_type: envelope.event_type,
+        sdk_app_id,
+        signed,
+        event,
+        dropped_fields,
+    })
+}
+
+/// Check 2: UTF-8 JSON, an object, no member name twice at any depth.
+pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let malformed = |why: String| ApiError::MalformedJson(why);
+    let StrictValue(value) = serde_json::from_slice(body).map_err(|e| malformed(e.to_string()))?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(malformed("the top level is not an object".into())),
+    }
+}
+
+/// Check 3: the envelope fields have their documented types.
+pub fn parse_envelope(mut object: Map<String, Value>) -> Result<Envelope, ApiError> {
+    let invalid = |why: &str| ApiError::InvalidEnvelope(why.to_string());
+
+    let event_type = match object.remove("EventType") {
+        Some(Value::String(s)) => s,
+        None => return Err(invalid("EventType is required")),
+        Some(_) => return Err(invalid("EventType must be a string")),
+    };
+    let sdk_app_id = match object.remove("SdkAppId") {
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n,
+        None => return Err(invalid("SdkAppId is required")),
+        Some(_) => return Err(invalid("SdkAppId must be an integer")),
+    };
+    let timestamp = match object.remove("Timestamp") {
+        None => None,
+        Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
+        Some(_) => return Err(invalid("Timestamp must be an integer")),
+    };
+    let expire_time = match object.remove("ExpireTime") {
+        None => None,
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(value) => Some(ExpireTime {
+                value,
+                digits: n.to_string(),
+            }),
+            None => return Err(invalid("ExpireTime must be an integer")),
+        },
+        Some(Value::String(digits)) => {
+            let value = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits.parse::<i64>().ok())
+                .flatten()
+                .ok_or_else(|| invalid("ExpireTime must be an integer or a string of digits"))?;
+            Some(ExpireTime { value, digits })
+        }
+        Some(_) => {
+            return Err(invalid(
+                "ExpireTime must be an integer or a string of digits",
+            ))
+        }
+    };
+    let sign = match object.remove("Sign") {
+        None => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err(invalid("Sign must be a string")),
+    };
+    let event_data = match object.remove("EventData") {
+        None => None,
+        Some(Value::Object(map)) => Some(map),
+        Some(_) => return Err(invalid("EventData must be an object")),
+    };
+    Ok(Envelope {
+        event_type,
+        sdk_app_id,
+        timestamp,
+        expire_time,
+        sign,
+        event_data,
+    })
+}
+
+/// Check 10 for the two push events; every other event type is `Ignored`.
+fn parse_event(envelope: &Envelope, dropped: &mut Vec<&'static str>) -> Result<Event, ApiError> {
+    let kind = match envelope.event_type.as_str() {
+        PUSH_STARTED => PushKind::Started,
+        PUSH_STOPPED => PushKind::Stopped,
+        _ => return Ok(Event::Ignored),
+    };
+    let invalid = |why: &str| ApiError::InvalidEvent(why.to_string());
+    let empty = Map::new();
+    let data = envelope.event_data.as_ref().unwrap_or(&empty);
+
+    let error_only = matches!(data.get("Error"), Some(Value::Object(_)))
+        && !data.contains_key("TaskId")
+        && !data.contains_key("RoomId");
+    if error_only {
+        return Ok(Event::Ignored);
+    }
+
+    let task_id = match data.get("TaskId") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(_)) => return Err(invalid("TaskId must not be empty")),
+        None => return Err(invalid("TaskId is required")),
+        Some(_) => return Err(invalid("TaskId must be a string")),
+    };
+    let room_id = match data.get("RoomId") {
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n
+            .as_u64()
+            .filter(|id| (1..=MAX_ROOM_ID).contains(id))
+            .and_then(|id| u32::try_from(id).ok())
+            .ok_or_else(|| invalid("RoomId must be from 1 to 4294967295"))?,
+        None => return Err(invalid("RoomId is required")),
+        Some(_) => return Err(invalid("RoomId must be an integer")),
+    };
+
+    let mut fields = Fields { data, dropped };
+    let push_user_id = fields.string("PushUserId");
+    let push_start_time = fields.integer("PushStartTime");
+    if kind == PushKind::Started {
+        if !matches!(data.get("PushUserId"), Some(Value::String(_))) {
+            return Err(invalid("PushUserId is required and must be a string"));
+        }
+        if push_start_time.is_none() {
+            return Err(invalid("PushStartTime is required and must be an integer"));
+        }
+    }
+    Ok(Event::Push(PushEvent {
+        kind,
+        task_id,
+        room_id,
+        timestamp: envelope.timestamp,
+        push_user_id,
+        push_start_time,
+        push_stop_time: fields.integer("PushStopTime"),
+        group_id: fields.string("GroupId"),
+        finish_reason: fields.string("FinishReason"),
+        im_sync_time: fields.integer("IMSyncTime"),
+        exception_count: fields.integer("ExceptionCnt"),
+        error: fields.error(),
+    }))
+}
+
+/// Reads optional `EventData` fields; one of the wrong type is dropped and remembered.
+struct Fields<'a> {
+    data: &'a Map<String, Value>,
+    dropped: &'a mut Vec<&'static str>,
+}
+
+impl Fields<'_> {
+    fn string(&mut self, name: &'static str) -> Option<String> {
+        match self.data.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => self.drop(name),
+        }
+    }
+
+    fn integer(&mut self, name: &'static str) -> Option<i64> {
+        match self.data.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+            Some(_) => self.drop(name),
+        }
+    }
+
+    fn error(&mut self) -> Option<PushError> {
+        match self.data.get("Error") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(e)) => match (e.get("Code"), e.get("Message")) {
+                (Some(Value::String(code)), message) => Some(PushError {
+                    code: code.clone(),
+                    message: match message {
+                        Some(Value::String(m)) => m.clone(),
+                        _ => String::new(),
+                    },
+                }),
+                _ => self.drop("Error"),
+            },
+            Some(_) => self.drop("Error"),
+        }
+    }
+
+    fn drop<T>(&mut self, name: &'static str) -> Option<T> {
+        self.dropped.push(name);
+        None
+    }
+}
+
+/// A JSON value that refuses a member name repeated in one object, at any depth
+/// (`serde_json::Value` would silently keep the last one).
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number out of range"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let StrictValue(value) = access.next_value()?;
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "the member name {key:?} appears twice"
+                )));
+            }
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::sign;
+    use serde_json::json;
+
+    const KEY: &str = "Xz4ZgayTr7rMgWQrH";
+    const APP: u64 = 1400000001;
+    const NOW: i64 = 1_700_000_000;
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![
+            ("SDK_APP_IDS".to_string(), APP.to_string()),
+            ("CALLBACK_KEY".to_string(), KEY.to_string()),
+        ];
+        vars.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("test config is valid")
+    }
+
+    fn signed(mut body: Value) -> Vec<u8> {
+        let expire = NOW + 60;
+        body["ExpireTime"] = json!(expire);
+        body["Sign"] = json!(sign(KEY, &expire.to_string()));
+        body.to_string().into_bytes()
+    }
+
+    fn started() -> Value {
+        json!({
+            "EventType": PUSH_STARTED,
+            "SdkAppId": APP,
+            "Timestamp": NOW,
+            "EventData": {
+                "TaskId": "task-a",
+                "RoomId": 1253,
+                "PushUserId": "tic_push_user_1253_01",
+                "PushStartTime": NOW - 5,
+            }
+        })
+    }
+
+    fn error_of(body: &[u8], config: &Config) -> &'static str {
+        match verify(body, config, NOW) {
+            Err(e) => e.code(),
+            Ok(v) => panic!("expected a rejection, got {v:?}"),
+        }
+    }
+
+    #[test]
+    fn a_signed_started_event_verifies() {
+        let v = verify(&signed(started()), &config(&[]), NOW).expect("verifies");
+        assert_eq!(v.sdk_app_id, APP);
+        assert!(v.signed);
+        let Event::Push(push) = v.event else {
+            panic!("not a push event")
+        };
+        assert_eq!(push.kind, PushKind::Started);
+        assert_eq!(push.task_id, "task-a");
+        assert_eq!(push.room_id, 1253);
+        assert_eq!(push.push_start_time, Some(NOW - 5));
+    }
+
+    #[test]
+    fn malformed_bodies_fail_check_two() {
+        let c = config(&[]);
+        for body in [
+            &b""[..],
+            b"not json",
+            b"[1,2]",
+            b"\"str\"",
+            b"{\"a\":1",
+            b"{\"a\":\xff}",
+            b"{\"a\":1,\"a\":2}",
+            b"{\"EventData\":{\"x\":{\"y\":1,\"y\":1}}}",
+        ] {
+            assert_eq!(error_of(body, &c), "malformed_json", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn envelope_types_are_enforced() {
+        let c = config(&[]);
+        let cases = [
+            json!({"SdkAppId": APP}),
+            json!({"EventType": 1, "SdkAppId": APP}),
+            json!({"EventType": null, "SdkAppId": APP}),
+            json!({"EventType": "X"}),
+            json!({"EventType": "X", "SdkAppId": "1400000001"}),
+            json!({"EventType": "X", "SdkAppId": 1.5}),
+            json!({"EventType": "X", "SdkAppId": APP, "Timestamp": "1"}),
+            json!({"EventType": "X", "SdkAppId": APP, "ExpireTime": "12a"}),
+            json!({"EventType": "X", "SdkAppId": APP, "ExpireTime": ""}),
+            json!({"EventType": "X", "SdkAppId": APP, "ExpireTime": -1.5}),
+            json!({"EventType": "X", "SdkAppId": APP, "Sign": 5}),
+            json!({"EventType": "X", "SdkAppId": APP, "EventData": []}),
+            json!({"EventType": "X", "SdkAppId": APP, "EventData": null}),
+        ];
+        for body in cases {
+            assert_eq!(
+                error_of(body.to_string().as_bytes(), &c),
+                "invalid_envelope",
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_or_negative_app_is_forbidden() {
+        let c = config(&[]);
+        for app in [json!(1400000002u64), json!(-1)] {
+            let mut body = started();
+            body["SdkAppId"] = app;
+            assert_eq!(error_of(&signed(body), &c), "unknown_app");
+        }
+    }
+
+    #[test]
+    fn no_key_fails_closed_unless_unsigned_is_allowed() {
+        let no_key = Config {
+            callback_key: None,
+            ..config(&[])
+        };
+        let body = started().to_string().into_bytes();
+        assert_eq!(error_of(&body, &no_key), "not_configured");
+        let unsigned = Config {
+            allow_unsigned: true,
+            ..no_key
+        };
+        let v = verify(&body, &unsigned, NOW).expect("accepted unsigned");
+        assert!(!v.signed);
+    }
+
+    #[test]
+    fn signature_checks_run_in_order() {
+        let c = config(&[("MAX_EXPIRE_AHEAD_SECONDS", "300")]);
+        let mut body = started();
+        assert_eq!(
+            error_of(body.to_string().as_bytes(), &c),
+            "missing_signature"
+        );
+        body["ExpireTime"] = json!(NOW + 60);
+        assert_eq!(
+            error_of(body.to_string().as_bytes(), &c),
+            "missing_signature"
+        );
+        body["Sign"] = json!("0".repeat(32));
+        assert_eq!(error_of(body.to_string().as_bytes(), &c), "bad_signature");
+
+        let past = NOW - 31;
+        body["ExpireTime"] = json!(past);
+        body["Sign"] = json!(sign(KEY, &past.to_string()));
+        assert_eq!(error_of(body.to_string().as_bytes(), &c), "expired");
+
+        let far = NOW + 301;
+        body["ExpireTime"] = json!(far);
+        body["Sign"] = json!(sign(KEY, &far.to_string()));
+        assert_eq!(error_of(body.to_string().as_bytes(), &c), "expire_too_far");
+    }
+
+    #[test]
+    fn expire_time_string_is_signed_exactly_as_received() {
+        let c = config(&[]);
+        let digits = format!("000{}", NOW + 60);
+        let mut body = started();
+        body["ExpireTime"] = json!(digits);
+        body["Sign"] = json!(sign(KEY, &digits).to_uppercase());
+        assert!(verify(body.to_string().as_bytes(), &c, NOW).is_ok());
+        body["Sign"] = json!(sign(KEY, &(NOW + 60).to_string()));
+        assert_eq!(error_of(body.to_string().as_bytes(), &c), "bad_signature");
+    }
+
+    #[test]
+    fn push_events_need_their_required_fields() {
+        let c = config(&[]);
+        let broken: [(&str, Value); 9] = [
+            ("TaskId", Value::Null),
+            ("TaskId", json!("")),
+            ("TaskId", json!(7)),
+            ("RoomId", json!(0)),
+            ("RoomId", json!(4294967296u64)),
+            ("RoomId", json!("1253")),
+            ("RoomId", json!(-3)),
+            ("PushUserId", json!(1)),
+            ("PushStartTime", json!("1")),
+        ];
+        for (field, value) in broken {
+            let mut body = started();
+            if value.is_null() {
+                body["EventData"].as_object_mut().map(|d| d.remove(field));
+            } else {
+                body["EventData"][field] = value;
+            }
+            assert_eq!(error_of(&signed(body), &c), "invalid_event", "{field}");
+        }
+        let mut no_data = started();
+        no_data.as_object_mut().map(|o| o.remove("EventData"));
+        assert_eq!(error_of(&signed(no_data), &c), "invalid_event");
+    }
+
+    #[test]
+    fn stopped_needs_only_task_and_room() {
+        let body = json!({
+            "EventType": PUSH_STOPPED, "SdkAppId": APP,
+            "EventData": {"TaskId": "t", "RoomId": 4294967295u64}
+        });
+        let v = verify(&signed(body), &config(&[]), NOW).expect("verifies");
+        assert!(matches!(
+            v.event,
+            Event::Push(PushEvent {
+                room_id: u32::MAX,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn optional_fields_of_the_wrong_type_are_dropped_and_named() {
+        let body = json!({
+            "EventType": PUSH_STOPPED, "SdkAppId": APP, "Timestamp": NOW,
+            "EventData": {
+                "TaskId": "t", "RoomId": 9, "GroupId": 9, "FinishReason": "AUTO",
+                "PushStopTime": "late", "ExceptionCnt": 2, "Error": "boom"
+            }
+        });
+        let v = verify(&signed(body), &config(&[]), NOW).expect("verifies");
+        assert_eq!(v.dropped_fields, vec!["PushStopTime", "GroupId", "Error"]);
+        let Event::Push(push) = v.event else {
+            panic!("not a push event")
+        };
+        assert_eq!(push.group_id, None);
+        assert_eq!(push.finish_reason.as_deref(), Some("AUTO"));
+        assert_eq!(push.exception_count, Some(2));
+    }
+
+    #[test]
+    fn error_only_and_foreign_events_are_ignored() {
+        let c = config(&[]);
+        let error_only = json!({
+            "EventType": PUSH_STOPPED, "SdkAppId": APP,
+            "EventData": {"Error": {"Code": "FailedOperation.Record", "Message": "x"}}
+        });
+        let v = verify(&signed(error_only), &c, NOW).expect("verifies");
+        assert_eq!(v.event, Event::Ignored);
+        let foreign = json!({"EventType": "TranscodeFinished", "SdkAppId": APP});
+        let v = verify(&signed(foreign), &c, NOW).expect("verifies");
+        assert_eq!(v.event, Event::Ignored);
+    }
+
+    #[test]
+    fn the_published_example_body_parses() {
+        let body = br#"{"EventData":{"TaskId":"ghucnligqtgtvk2624mb","RoomId":880528,"GroupId":"880528","PushUserId":"tic_push_user_880528_test-01","FinishReason":"USER_CALL","PushStartTime":1568949369,"PushStopTime":1568949392,"IMSyncTime":1568949369,"ExceptionCnt":0},"EventType":"WhiteboardPushStopped","ExpireTime":1590046391,"SdkAppId":1400000001,"Sign":"a2dabb362a9b811c0e26953a6276a41c","Timestamp":1575545412}"#;
+        let object = parse_object(body).expect("valid JSON");
+        let envelope = parse_envelope(object).expect("valid envelope");
+        assert_eq!(
+            envelope.expire_time.as_ref().map(|e| e.value),
+            Some(1590046391)
+        );
+        let event = parse_event(&envelope, &mut Vec::new()).expect("valid event");
+        let Event::Push(push) = event else {
+            panic!("not a push event")
+        };
+        assert_eq!(push.im_sync_time, Some(1568949369));
+        assert_eq!(push.finish_reason.as_deref(), Some("USER_CALL"));
+    }
+}

@@ -1,0 +1,294 @@
+//! The edge shell: moves a `worker::Request` through the pure core and back out as a
+//! `worker::Response`, with one log line per request. Decisions live in the core modules;
+//! this file only reads the request, the env, the clock, KV and the origin.
+
+use futures_util::StreamExt;
+use serde_json::json;
+use worker::{js_sys, Date, Env, Headers, Request, Response};
+
+use crate::callback::{self, Event, Verified};
+use crate::config::{Config, ConfigError};
+use crate::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
+use crate::log::RequestLog;
+use crate::origin::{self, Forward};
+use crate::page;
+use crate::status;
+use crate::store::Store;
+use crate::{route, Route};
+
+const KV_BINDING: &str = "PUSH_STATE";
+
+/// Every request's way through the worker; always ends in a well-formed answer.
+pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
+    let started_ms = Date::now().as_millis();
+    let request_id = http::request_id_from_ray(header(&req, "cf-ray").as_deref())
+        .unwrap_or_else(generate_request_id);
+    let method = req.method().to_string();
+    let mut log = RequestLog::new(request_id.clone(), &method);
+
+    let mut reply = respond(&mut req, &env, &method, &mut log).await;
+    if method == "HEAD" {
+        reply = reply.without_body();
+    }
+    reply.header("x-request-id", &request_id);
+    let elapsed = Date::now().as_millis().saturating_sub(started_ms);
+    worker::console_log!("{}", log.line(reply.status, elapsed));
+    into_response(reply)
+}
+
+async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLog) -> Reply {
+    let path = req.path();
+    let route = route(method, &path);
+    if let Ok(r) = &route {
+        log.route = r.template();
+    }
+    let config = match load_config(env) {
+        Ok(config) => config,
+        Err(e) => {
+            log.error = Some("not_configured");
+            return match route {
+                Ok(Route::Health) => health_unconfigured(e),
+                _ => ApiError::NotConfigured(e.variable).into_reply(),
+            };
+        }
+    };
+    let origin = header(req, "origin");
+    let if_none_match = header(req, "if-none-match");
+    let answer = match route {
+        Ok(Route::Callback) => receive_callback(req, env, &config, log).await,
+        Ok(Route::Preflight) => Ok(http::preflight(&config.allowed_origins, origin.as_deref())),
+        Ok(Route::Room(id)) => read_status(req, env, &config, Some(&id), log).await,
+        Ok(Route::Rooms) => read_status(req, env, &config, None, log).await,
+        Ok(Route::Health) => Ok(health(&config)),
+        Ok(Route::ClientScript) => Ok(page::client_script(if_none_match.as_deref())),
+        Ok(Route::Page) => Ok(page::index_page(if_none_match.as_deref())),
+        Err(e) => Err(e),
+    };
+    let mut reply = answer.unwrap_or_else(|e| {
+        log.error = Some(e.code());
+        e.into_reply()
+    });
+    // The callback answers Tencent's servers, not browsers: no CORS there.
+    if path != "/callback" {
+        http::add_cors(&mut reply, &config.allowed_origins, origin.as_deref());
+    }
+    reply
+}
+
+/// `POST /callback`: checks 1–10, then state, then the origin.
+async fn receive_callback(
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+    log: &mut RequestLog,
+) -> Result<Reply, ApiError> {
+    let body = read_body(req).await?;
+    let now = i64::try_from(Date::now().as_millis() / 1000).unwrap_or(i64::MAX);
+    let verified = callback::verify(&body, config, now).inspect_err(|_| {
+        // Say what arrived, as far as it parsed, even for a rejection.
+        if let Ok(envelope) = callback::parse_object(&body).and_then(callback::parse_envelope) {
+            log.event_type = Some(header_safe(&envelope.event_type));
+            log.sdk_app_id = envelope.sdk_app_id.as_u64();
+        }
+    })?;
+    note_event(log, &verified);
+
+    let outcome = match &verified.event {
+        Event::Ignored => "ignored",
+        Event::Push(event) => store(env, config)?
+            .apply(verified.sdk_app_id, event.clone(), log)
+            .await?
+            .as_str(),
+    };
+    log.outcome = Some(outcome);
+
+    if config.origin_url.is_some() {
+        let forwarded = origin::forward(
+            config,
+            &Forward {
+                body: &body,
+                event_type: &verified.event_type,
+                outcome,
+                signed: verified.signed,
+                request_id: &log.request_id,
+            },
+        )
+        .await;
+        log.forwarded = Some(forwarded.is_ok());
+        forwarded?;
+    }
+    Ok(Reply::json(
+        200,
+        &json!({"error_code": 0, "outcome": outcome}),
+    ))
+}
+
+fn note_event(log: &mut RequestLog, verified: &Verified) {
+    log.event_type = Some(header_safe(&verified.event_type));
+    log.sdk_app_id = Some(verified.sdk_app_id);
+    if let Event::Push(event) = &verified.event {
+        log.room_id = Some(event.room_id);
+        log.task_id = Some(header_safe(&event.task_id));
+    }
+    for field in &verified.dropped_fields {
+        log.warn(format!("dropped optional field {field} of the wrong type"));
+    }
+    if !verified.signed {
+        log.warn("accepted unsigned (ALLOW_UNSIGNED=true)");
+    }
+}
+
+/// Check 1: at most 64 KiB, by `Content-Length` and by the bytes actually read.
+async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    let declared = header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let unreadable = || ApiError::MalformedJson("the body could not be read".into());
+    let mut stream = match req.stream() {
+        Ok(stream) => stream,
+        // No body at all reads as empty, which check 2 refuses.
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `GET /rooms/{roomId}` (`one` is the raw id) and `GET /rooms?ids=…`.
+async fn read_status(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    one: Option<&str>,
+    log: &mut RequestLog,
+) -> Result<Reply, ApiError> {
+    if let Some(token) = &config.status_token {
+        if !http::bearer_matches(header(req, "authorization").as_deref(), token) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    let url = req.url().map_err(|_| ApiError::NotFound)?;
+    let query = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let ids = match one {
+        Some(raw) => vec![status::parse_room_id(raw)?],
+        None => status::parse_room_ids(query("ids").as_deref())?,
+    };
+    let app = status::pick_app(query("sdkAppId").as_deref(), &config.sdk_app_ids)?;
+    log.sdk_app_id = Some(app);
+    if let [id] = ids[..] {
+        log.room_id = Some(id);
+    }
+
+    let (rooms, kv_reads) = store(env, config)?.rooms(app, &ids, log).await?;
+    log.kv_reads = Some(kv_reads);
+    let mut bodies = ids
+        .iter()
+        .zip(&rooms)
+        .map(|(&id, room)| status::room_status(app, id, room.as_ref()));
+    let body = match one {
+        Some(_) => bodies.next().unwrap_or_default(),
+        None => json!({ "rooms": bodies.collect::<Vec<_>>() }),
+    };
+    let bytes = body.to_string().into_bytes();
+    let tag = status::etag(&bytes);
+    let mut reply = if status::if_none_match(header(req, "if-none-match").as_deref(), &tag) {
+        Reply::empty(304)
+    } else {
+        Reply::bytes(200, http::JSON_CONTENT_TYPE, bytes)
+    };
+    reply.header("etag", &tag);
+    reply.header("cache-control", "no-cache");
+    reply.header("x-poll-interval", &config.poll_interval_seconds.to_string());
+    reply.header("x-kv-reads", &kv_reads.to_string());
+    Ok(reply)
+}
+
+fn health(config: &Config) -> Reply {
+    let signing = match config.callback_key {
+        Some(_) => "configured",
+        None => "unsigned",
+    };
+    let mut reply = Reply::json(
+        200,
+        &json!({
+            "ok": true,
+            "version": env!("CARGO_PKG_VERSION"),
+            "signing": signing,
+            "origin": config.origin_url.is_some(),
+        }),
+    );
+    reply.header("cache-control", "no-store");
+    reply
+}
+
+fn health_unconfigured(e: ConfigError) -> Reply {
+    let error = ApiError::NotConfigured(e.variable);
+    let mut body = error.body();
+    body["ok"] = json!(false);
+    let mut reply = Reply::json(error.status(), &body);
+    reply.header("cache-control", "no-store");
+    reply
+}
+
+fn load_config(env: &Env) -> Result<Config, ConfigError> {
+    let config = Config::from_lookup(|name| env_string(env, name))?;
+    if env.kv(KV_BINDING).is_err() {
+        return Err(ConfigError {
+            variable: KV_BINDING,
+        });
+    }
+    Ok(config)
+}
+
+fn store(env: &Env, config: &Config) -> Result<Store, ApiError> {
+    let kv = env
+        .kv(KV_BINDING)
+        .map_err(|_| ApiError::NotConfigured(KV_BINDING))?;
+    Ok(Store::new(kv, config.poll_interval_seconds))
+}
+
+/// A var or secret as text. A `[vars]` number or boolean (`SDK_APP_IDS = 1400000001`) is read
+/// as its text too, so a config that looks right is not refused over TOML quoting.
+fn env_string(env: &Env, name: &str) -> Option<String> {
+    let value = js_sys::Reflect::get(env, &name.into()).ok()?;
+    if let Some(text) = value.as_string() {
+        return Some(text);
+    }
+    if let Some(number) = value.as_f64() {
+        return (number.fract() == 0.0 && number.abs() < 9.0e15).then(|| format!("{number:.0}"));
+    }
+    value.as_bool().map(|b| b.to_string())
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn generate_request_id() -> String {
+    let part = || (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+    format!("{:08x}{:08x}", part(), part())
+}
+
+fn into_response(reply: Reply) -> worker::Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
+    }
+    let response = if reply.body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::from_bytes(reply.body)?
+    };
+    Ok(response.with_status(reply.status).with_headers(headers))
+}

@@ -1,0 +1,104 @@
+//! One JSON log line per request, for operators to search (Workers Logs, `wrangler tail`).
+//!
+//! The line holds what happened — ids, route, status, error code, event, outcome, duration —
+//! and never a key, token, signature or body.
+
+use serde::Serialize;
+
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestLog {
+    pub level: &'static str,
+    pub request_id: String,
+    pub method: String,
+    /// The route's template (`/rooms/{roomId}`), not the raw path, so lines group by route.
+    pub route: &'static str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sdk_app_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded: Option<bool>,
+    /// Rooms whose state came from KV rather than the cache (status reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kv_reads: Option<usize>,
+    pub duration_ms: u64,
+    /// Things an operator should see that did not fail the request: dropped optional
+    /// fields, unreadable stored state, a missing cache.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl RequestLog {
+    pub fn new(request_id: String, method: &str) -> RequestLog {
+        RequestLog {
+            level: "info",
+            request_id,
+            method: method.to_string(),
+            route: "unknown",
+            ..RequestLog::default()
+        }
+    }
+
+    pub fn warn(&mut self, warning: impl Into<String>) {
+        self.warnings.push(warning.into());
+    }
+
+    /// The finished line: `level` follows the status so 5xx lines stand out.
+    pub fn line(&mut self, status: u16, duration_ms: u64) -> String {
+        self.status = status;
+        self.duration_ms = duration_ms;
+        self.level = match status {
+            500.. => "error",
+            _ if !self.warnings.is_empty() => "warn",
+            _ => "info",
+        };
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_one_json_object_with_the_searchable_fields() {
+        let mut log = RequestLog::new("req-1".into(), "POST");
+        log.route = "/callback";
+        log.error = Some("bad_signature");
+        log.sdk_app_id = Some(1400000001);
+        let line = log.line(401, 3);
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
+        assert_eq!(v["requestId"], "req-1");
+        assert_eq!(v["route"], "/callback");
+        assert_eq!(v["status"], 401);
+        assert_eq!(v["error"], "bad_signature");
+        assert_eq!(v["durationMs"], 3);
+        assert_eq!(v["level"], "info");
+    }
+
+    #[test]
+    fn server_failures_and_warnings_raise_the_level() {
+        let mut log = RequestLog::new("r".into(), "GET");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&log.line(503, 0))
+                .map(|v| v["level"].clone())
+                .ok(),
+            Some("error".into())
+        );
+        log.warn("dropped optional field GroupId");
+        let v: serde_json::Value = serde_json::from_str(&log.line(200, 0)).expect("valid JSON");
+        assert_eq!(v["level"], "warn");
+        assert_eq!(v["warnings"][0], "dropped optional field GroupId");
+    }
+}

@@ -1,0 +1,381 @@
+//! Room state: one record per recent push task, and the order-independent merge.
+//!
+//! A task's record is a whole event, the one that wins under [`precedence`]: `Stopped` over
+//! `Started`, then the greater `Timestamp`, then the greater canonical JSON. That is a total
+//! order, so "keep the greatest" is commutative, associative and idempotent. At most
+//! [`MAX_TASKS`] tasks are kept, ranked by start time then task id; an event whose task would
+//! fall out of that set is `stale`.
+//!
+//! Guarantee: the stored state depends only on the set of events, never on their order or
+//! repetition, as long as a room has at most `MAX_TASKS` tasks, or every event of a task gives
+//! it the same start time (as TIW's do: `PushStartTime` is on both events). When a task's
+//! events disagree about its start time *and* the room overflows, the winner among evicted
+//! tasks cannot be known without unbounded memory.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::callback::{PushEvent, PushKind};
+
+/// Tasks kept per room (API.md).
+pub const MAX_TASKS: usize = 16;
+/// The version of the stored JSON; another version is read as unreadable.
+const FORMAT_VERSION: u32 = 1;
+
+/// The value stored per room: records, best-ranked first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Room {
+    v: u32,
+    tasks: Vec<PushEvent>,
+}
+
+/// What one event did to a room (the `outcome` of API.md, less `ignored`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The stored state changed: write it.
+    Applied,
+    /// The event is already stored exactly: no write.
+    Duplicate,
+    /// The event lost to a stored record, or its task ranks below the kept tasks: no write.
+    Stale,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Stale => "stale",
+        }
+    }
+}
+
+/// The KV key of a room.
+pub fn key(sdk_app_id: u64, room_id: u32) -> String {
+    format!("room:{sdk_app_id}:{room_id}")
+}
+
+impl Default for Room {
+    fn default() -> Room {
+        Room::new()
+    }
+}
+
+impl Room {
+    pub fn new() -> Room {
+        Room {
+            v: FORMAT_VERSION,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Reads a stored value. An unreadable one (corrupt, or of another format version) is an
+    /// error the caller logs; it then treats the room as empty, so the next event rebuilds it.
+    pub fn decode(stored: &str) -> Result<Room, String> {
+        let room: Room = serde_json::from_str(stored).map_err(|e| e.to_string())?;
+        if room.v != FORMAT_VERSION {
+            return Err(format!("unknown format version {}", room.v));
+        }
+        if room.tasks.len() > MAX_TASKS {
+            return Err(format!(
+                "{} tasks stored, at most {MAX_TASKS}",
+                room.tasks.len()
+            ));
+        }
+        let mut normalised = Room::new();
+        for task in room.tasks {
+            normalised.apply(task);
+        }
+        Ok(normalised)
+    }
+
+    pub fn encode(&self) -> String {
+        // A struct of strings and integers always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Kept records, greatest start time first.
+    pub fn tasks(&self) -> &[PushEvent] {
+        &self.tasks
+    }
+
+    /// Merges one event. `Duplicate` and `Stale` leave the room untouched.
+    pub fn apply(&mut self, event: PushEvent) -> Outcome {
+        let mut merged = self.tasks.clone();
+        match merged.iter().position(|r| r.task_id == event.task_id) {
+            Some(i) => match precedence(&event, &merged[i]) {
+                Ordering::Equal => return Outcome::Duplicate,
+                Ordering::Less => return Outcome::Stale,
+                Ordering::Greater => merged[i] = event.clone(),
+            },
+            None => merged.push(event.clone()),
+        }
+        merged.sort_by(|a, b| rank(b, a));
+        merged.truncate(MAX_TASKS);
+        if !merged.iter().any(|r| r.task_id == event.task_id) {
+            return Outcome::Stale;
+        }
+        self.tasks = merged;
+        Outcome::Applied
+    }
+}
+
+/// Which of two events of one task is its record: the greater one.
+pub fn precedence(a: &PushEvent, b: &PushEvent) -> Ordering {
+    a.kind
+        .cmp(&b.kind)
+        .then(a.timestamp.cmp(&b.timestamp))
+        .then_with(|| canonical(a).cmp(&canonical(b)))
+}
+
+fn canonical(event: &PushEvent) -> String {
+    serde_json::to_string(event).unwrap_or_default()
+}
+
+/// A task's start time: `PushStartTime`, else `PushStopTime`, else `Timestamp`.
+pub fn start_time(event: &PushEvent) -> Option<i64> {
+    event
+        .push_start_time
+        .or(event.push_stop_time)
+        .or(event.timestamp)
+}
+
+/// A task's stop time: `PushStopTime`, else `Timestamp`.
+pub fn stop_time(event: &PushEvent) -> Option<i64> {
+    event.push_stop_time.or(event.timestamp)
+}
+
+/// Which task ranks higher among the kept ones: greater start time, then greater task id.
+fn rank(a: &PushEvent, b: &PushEvent) -> Ordering {
+    start_time(a)
+        .cmp(&start_time(b))
+        .then_with(|| a.task_id.cmp(&b.task_id))
+}
+
+impl PushEvent {
+    pub fn is_streaming(&self) -> bool {
+        self.kind == PushKind::Started
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub fn started(task: &str, start: i64, ts: i64) -> PushEvent {
+        PushEvent {
+            kind: PushKind::Started,
+            task_id: task.into(),
+            room_id: 1253,
+            timestamp: Some(ts),
+            push_user_id: Some(format!("user-{task}")),
+            push_start_time: Some(start),
+            push_stop_time: None,
+            group_id: None,
+            finish_reason: None,
+            im_sync_time: None,
+            exception_count: None,
+            error: None,
+        }
+    }
+
+    pub fn stopped(task: &str, start: i64, stop: i64, ts: i64) -> PushEvent {
+        PushEvent {
+            kind: PushKind::Stopped,
+            push_stop_time: Some(stop),
+            finish_reason: Some("USER_CALL".into()),
+            ..started(task, start, ts)
+        }
+    }
+
+    #[test]
+    fn stopped_dominates_started_in_either_order() {
+        let mut a = Room::new();
+        assert_eq!(a.apply(started("t", 100, 100)), Outcome::Applied);
+        assert_eq!(a.apply(stopped("t", 100, 200, 200)), Outcome::Applied);
+
+        let mut b = Room::new();
+        assert_eq!(b.apply(stopped("t", 100, 200, 200)), Outcome::Applied);
+        assert_eq!(b.apply(started("t", 100, 100)), Outcome::Stale);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn late_started_never_revives_stopped_task() {
+        let mut room = Room::new();
+        room.apply(stopped("t", 100, 200, 200));
+        // Even a Started with a later Timestamp loses to the Stopped.
+        assert_eq!(room.apply(started("t", 100, 999)), Outcome::Stale);
+        assert!(!room.tasks()[0].is_streaming());
+    }
+
+    #[test]
+    fn redelivery_is_a_duplicate() {
+        let mut room = Room::new();
+        room.apply(started("t", 100, 100));
+        let before = room.clone();
+        assert_eq!(room.apply(started("t", 100, 100)), Outcome::Duplicate);
+        assert_eq!(room, before);
+    }
+
+    #[test]
+    fn same_kind_events_pick_greater_timestamp_then_content() {
+        let mut room = Room::new();
+        room.apply(started("t", 100, 101));
+        assert_eq!(room.apply(started("t", 100, 100)), Outcome::Stale);
+        let mut other_user = started("t", 100, 101);
+        other_user.push_user_id = Some("zzz".into());
+        assert_eq!(room.apply(other_user.clone()), Outcome::Applied);
+        assert_eq!(room.apply(started("t", 100, 101)), Outcome::Stale);
+        assert_eq!(room.tasks()[0], other_user);
+    }
+
+    #[test]
+    fn only_the_sixteen_latest_tasks_are_kept() {
+        let mut room = Room::new();
+        for i in 0..20 {
+            room.apply(started(&format!("t{i:02}"), 1000 + i, 1000 + i));
+        }
+        assert_eq!(room.tasks().len(), MAX_TASKS);
+        assert_eq!(room.tasks()[0].task_id, "t19");
+        assert_eq!(room.tasks()[15].task_id, "t04");
+        assert_eq!(room.apply(started("t00", 1000, 1000)), Outcome::Stale);
+        assert_eq!(room.apply(stopped("t01", 1001, 2000, 2000)), Outcome::Stale);
+    }
+
+    #[test]
+    fn equal_start_times_rank_by_task_id() {
+        let mut room = Room::new();
+        room.apply(started("a", 5, 5));
+        room.apply(started("b", 5, 5));
+        assert_eq!(room.tasks()[0].task_id, "b");
+    }
+
+    #[test]
+    fn start_time_falls_back_to_stop_time_then_timestamp() {
+        let mut e = stopped("t", 1, 2, 3);
+        assert_eq!(start_time(&e), Some(1));
+        e.push_start_time = None;
+        assert_eq!(start_time(&e), Some(2));
+        e.push_stop_time = None;
+        assert_eq!(start_time(&e), Some(3));
+        assert_eq!(stop_time(&e), Some(3));
+    }
+
+    #[test]
+    fn encode_decode_round_trips() {
+        let mut room = Room::new();
+        room.apply(started("a", 1, 1));
+        room.apply(stopped("b", 2, 3, 3));
+        assert_eq!(Room::decode(&room.encode()), Ok(room));
+    }
+
+    #[test]
+    fn unreadable_values_are_errors_not_panics() {
+        for stored in [
+            "",
+            "garbage",
+            "{}",
+            "{\"v\":2,\"tasks\":[]}",
+            "{\"v\":1,\"tasks\":[{\"kind\":\"paused\"}]}",
+            "{\"v\":1,\"tasks\":[],\"extra\":1}",
+        ] {
+            assert!(Room::decode(stored).is_err(), "{stored}");
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    struct Spec {
+        task: u8,
+        stopped: bool,
+        ts: i64,
+        user: u8,
+    }
+
+    /// Events of up to `tasks` tasks, where each task's events agree on its start time.
+    fn events(tasks: u8) -> impl Strategy<Value = Vec<PushEvent>> {
+        let spec =
+            (0..tasks, any::<bool>(), 0..4i64, 0..3u8).prop_map(|(task, stopped, ts, user)| Spec {
+                task,
+                stopped,
+                ts,
+                user,
+            });
+        prop::collection::vec(spec, 1..40).prop_map(|specs| {
+            specs
+                .into_iter()
+                .map(|s| {
+                    let start = 1000 + i64::from(s.task % 7) * 10;
+                    let id = format!("task-{}", s.task);
+                    let mut e = if s.stopped {
+                        stopped(&id, start, start + 50 + s.ts, 2000 + s.ts)
+                    } else {
+                        started(&id, start, 1000 + s.ts)
+                    };
+                    e.push_user_id = Some(format!("user-{}", s.user));
+                    e
+                })
+                .collect()
+        })
+    }
+
+    fn merge_all(events: &[PushEvent]) -> Room {
+        let mut room = Room::new();
+        for e in events {
+            room.apply(e.clone());
+        }
+        room
+    }
+
+    proptest! {
+        #[test]
+        fn any_order_and_redelivery_give_the_same_state(
+            (events, order, repeats) in events(24).prop_flat_map(|evs| {
+                let n = evs.len();
+                (Just(evs), Just((0..n).collect::<Vec<_>>()).prop_shuffle(),
+                 prop::collection::vec(0..n, 0..20))
+            })
+        ) {
+            let reference = merge_all(&events);
+            let mut delivery: Vec<PushEvent> = order.iter().map(|&i| events[i].clone()).collect();
+            delivery.extend(repeats.iter().map(|&i| events[i].clone()));
+            let shuffled = merge_all(&delivery);
+            prop_assert_eq!(&shuffled, &reference);
+            prop_assert!(shuffled.tasks().len() <= MAX_TASKS);
+            prop_assert_eq!(Room::decode(&shuffled.encode()), Ok(shuffled.clone()));
+        }
+
+        #[test]
+        fn reapplying_any_event_changes_nothing(events in events(24)) {
+            let mut room = merge_all(&events);
+            let before = room.clone();
+            for e in &events {
+                let outcome = room.apply(e.clone());
+                prop_assert!(matches!(outcome, Outcome::Duplicate | Outcome::Stale), "{:?}", outcome);
+            }
+            prop_assert_eq!(room, before);
+        }
+
+        #[test]
+        fn small_rooms_are_order_independent_even_with_inconsistent_times(
+            raw in prop::collection::vec((0..5u8, any::<bool>(), 0..5i64, 0..5i64, any::<bool>()), 1..30),
+            seed in any::<u64>()
+        ) {
+            let events: Vec<PushEvent> = raw.iter().map(|&(t, is_stop, a, b, has_start)| {
+                let id = format!("t{t}");
+                let mut e = if is_stop { stopped(&id, a, b, a + b) } else { started(&id, a, b) };
+                if !has_start { e.push_start_time = None; }
+                e
+            }).collect();
+            let mut reversed = events.clone();
+            reversed.reverse();
+            let mut rotated = events.clone();
+            rotated.rotate_left((seed as usize) % events.len());
+            prop_assert_eq!(merge_all(&events), merge_all(&reversed));
+            prop_assert_eq!(merge_all(&events), merge_all(&rotated));
+        }
+    }
+}

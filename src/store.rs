@@ -1,0 +1,176 @@
+//! Room state in Workers KV, with the Workers Cache API in front of it for status reads.
+//!
+//! Status reads look in this location's cache first and read KV only on a miss, then keep the
+//! value for one poll interval: a thousand viewers of one room cost one KV read per interval
+//! per location, not a thousand. The callback path writes KV and then refreshes the cached
+//! entry, so the location that received a callback never serves the state from before it.
+//! Not here: merge rules (`room`), rendering (`status`).
+
+use worker::{Cache, Headers, KvStore, Response};
+
+use crate::callback::PushEvent;
+use crate::http::ApiError;
+use crate::log::RequestLog;
+use crate::room::{self, Outcome, Room};
+
+/// A host no request ever uses: cache keys must be URLs, and a fixed host keeps the keys the
+/// same whichever hostname a callback or a poll came in on.
+const CACHE_HOST: &str = "https://room-state.tiw-push-edge.internal";
+/// Cached marker for "no value stored" (a stored room is always a JSON object).
+const ABSENT: &str = "null";
+
+pub struct Store {
+    kv: KvStore,
+    cache: Cache,
+    cache_seconds: u32,
+}
+
+impl Store {
+    pub fn new(kv: KvStore, cache_seconds: u32) -> Store {
+        Store {
+            kv,
+            cache: Cache::default(),
+            cache_seconds,
+        }
+    }
+
+    /// Merges one verified push event into its room; writes KV only when it changed.
+    pub async fn apply(
+        &self,
+        sdk_app_id: u64,
+        event: PushEvent,
+        log: &mut RequestLog,
+    ) -> Result<Outcome, ApiError> {
+        let key = room::key(sdk_app_id, event.room_id);
+        let stored = self.kv.get(&key).text().await.map_err(|e| {
+            log.warn(format!("kv get {key} failed: {e}"));
+            ApiError::StorageUnavailable
+        })?;
+        let mut room = decode(&key, stored.as_deref(), log).unwrap_or_default();
+        let outcome = room.apply(event);
+        if outcome == Outcome::Applied {
+            let put = self.kv.put(&key, room.encode()).map_err(|e| {
+                log.warn(format!("kv put {key} failed: {e}"));
+                ApiError::StorageUnavailable
+            })?;
+            put.execute().await.map_err(|e| {
+                // Includes KV's one-write-per-second-per-key limit: the sender retries in 5 s.
+                log.warn(format!("kv put {key} failed: {e}"));
+                ApiError::StorageUnavailable
+            })?;
+        }
+        let fresh = match outcome {
+            Outcome::Applied => Some(room.encode()),
+            _ => stored,
+        };
+        self.remember(&key, fresh.as_deref(), log).await;
+        Ok(outcome)
+    }
+
+    /// The stored rooms of `room_ids`, in order (`None`: never seen), and how many came from KV.
+    pub async fn rooms(
+        &self,
+        sdk_app_id: u64,
+        room_ids: &[u32],
+        log: &mut RequestLog,
+    ) -> Result<(Vec<Option<Room>>, usize), ApiError> {
+        let keys: Vec<String> = room_ids
+            .iter()
+            .map(|&id| room::key(sdk_app_id, id))
+            .collect();
+        let mut values: Vec<Option<Option<String>>> = Vec::with_capacity(keys.len());
+        for key in &keys {
+            values.push(self.recall(key).await);
+        }
+        let missing: Vec<&String> = keys
+            .iter()
+            .zip(&values)
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k)
+            .collect();
+        let kv_reads = missing.len();
+        if !missing.is_empty() {
+            let fetched = self.read_kv(&missing, log).await?;
+            for ((key, value), fetched_value) in keys
+                .iter()
+                .zip(values.iter_mut())
+                .filter(|(_, v)| v.is_none())
+                .zip(fetched)
+            {
+                self.remember(key, fetched_value.as_deref(), log).await;
+                *value = Some(fetched_value);
+            }
+        }
+        let rooms = keys
+            .iter()
+            .zip(values)
+            .map(|(key, v)| decode(key, v.flatten().as_deref(), log))
+            .collect();
+        Ok((rooms, kv_reads))
+    }
+
+    /// One KV get for one key, a bulk get (one operation) for several.
+    async fn read_kv(
+        &self,
+        keys: &[&String],
+        log: &mut RequestLog,
+    ) -> Result<Vec<Option<String>>, ApiError> {
+        let failed = |log: &mut RequestLog, e: worker::KvError| {
+            log.warn(format!("kv read failed: {e}"));
+            ApiError::StorageUnavailable
+        };
+        if let [key] = keys {
+            let value = self.kv.get(key).text().await.map_err(|e| failed(log, e))?;
+            return Ok(vec![value]);
+        }
+        let mut found = self
+            .kv
+            .get_bulk(keys)
+            .text()
+            .await
+            .map_err(|e| failed(log, e))?;
+        Ok(keys
+            .iter()
+            .map(|k| found.remove(k.as_str()).flatten())
+            .collect())
+    }
+
+    /// The cached value of a key: `Some(None)` is a cached "nothing stored", `None` a miss.
+    async fn recall(&self, key: &str) -> Option<Option<String>> {
+        let mut cached = self.cache.get(cache_url(key), false).await.ok()??;
+        let text = cached.text().await.ok()?;
+        Some((text != ABSENT).then_some(text))
+    }
+
+    /// Caches a key's value for one poll interval. A cache failure costs only KV reads, so it
+    /// is logged, not returned.
+    async fn remember(&self, key: &str, value: Option<&str>, log: &mut RequestLog) {
+        let headers = Headers::new();
+        let result = async {
+            headers.set("cache-control", &format!("max-age={}", self.cache_seconds))?;
+            headers.set("content-type", "application/json")?;
+            let response = Response::ok(value.unwrap_or(ABSENT))?.with_headers(headers);
+            self.cache.put(cache_url(key), response).await
+        }
+        .await;
+        if let Err(e) = result {
+            log.warn(format!("cache put {key} failed: {e}"));
+        }
+    }
+}
+
+fn cache_url(key: &str) -> String {
+    format!("{CACHE_HOST}/{}", key.replace(':', "/"))
+}
+
+/// A stored value as a room. An unreadable one is logged and read as "never seen"; the next
+/// event for the room then rebuilds it.
+fn decode(key: &str, stored: Option<&str>, log: &mut RequestLog) -> Option<Room> {
+    match Room::decode(stored?) {
+        Ok(room) => Some(room),
+        Err(why) => {
+            log.warn(format!("unreadable room state at {key}: {why}"));
+            None
+        }
+    }
+}
