@@ -1,0 +1,476 @@
+//! End-to-end harness: starts the real local runtime (`wrangler dev`: workerd + local KV) on
+//! a free port with its own KV directory, and talks to it over plain HTTP/1.1.
+//!
+//! Needs `build/` (scripts/test.sh builds it) and `node_modules` (scripts/test.sh installs it).
+//! Each worker runs under `tests/support/guard.sh`, which ends wrangler and workerd when this
+//! test process exits, however it exits.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+pub mod origin;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+pub const APP: u64 = 1400000001;
+pub const OTHER_APP: u64 = 1400000002;
+pub const KEY: &str = "e2e-callback-key";
+pub const PREVIOUS_KEY: &str = "e2e-previous-key";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// A fresh directory under `target/e2e/<pid>/`, unique to this process and call. The first
+/// call removes what earlier, finished test processes left there.
+pub fn temp_dir(label: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let base = root().join("target/e2e");
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    if n == 0 {
+        sweep_finished_runs(&base);
+    }
+    let dir = base
+        .join(std::process::id().to_string())
+        .join(format!("{label}-{n}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+fn sweep_finished_runs(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let alive = Path::new("/proc").join(&name).exists();
+        if name.parse::<u32>().is_ok() && !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Variables that are secrets in production: the harness puts them in `.dev.vars`, as a
+/// developer would, so wrangler hides their values.
+const SECRETS: &[&str] = &[
+    "CALLBACK_KEY",
+    "CALLBACK_KEY_PREVIOUS",
+    "ORIGIN_TOKEN",
+    "STATUS_TOKEN",
+];
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The vars of the usual test deployment: two apps, the key and a previous key.
+pub fn signed_vars() -> Vec<(&'static str, String)> {
+    vec![
+        ("SDK_APP_IDS", format!("{APP},{OTHER_APP}")),
+        ("CALLBACK_KEY", KEY.into()),
+        ("CALLBACK_KEY_PREVIOUS", PREVIOUS_KEY.into()),
+        ("MAX_EXPIRE_AHEAD_SECONDS", "3600".into()),
+    ]
+}
+
+/// One `wrangler dev` process with its own config, port and KV directory.
+pub struct Worker {
+    pub base: String,
+    pub port: u16,
+    pub state_dir: PathBuf,
+    log_path: PathBuf,
+    child: Child,
+    guard_stdin: Option<ChildStdin>,
+}
+
+impl Worker {
+    pub fn start(vars: &[(&str, String)]) -> Worker {
+        Worker::start_with_state(vars, temp_dir("kv"))
+    }
+
+    /// Starts on an existing KV directory (to test persistence across restarts).
+    pub fn start_with_state(vars: &[(&str, String)], state_dir: PathBuf) -> Worker {
+        let main = root().join("build/index.js");
+        assert!(
+            main.exists(),
+            "build/index.js is missing: run scripts/test.sh (it builds the worker first)"
+        );
+        let wrangler = root().join("node_modules/.bin/wrangler");
+        assert!(
+            wrangler.exists(),
+            "node_modules is missing: run scripts/test.sh (it installs wrangler first)"
+        );
+        let dir = temp_dir("config");
+        let config = dir.join("wrangler.toml");
+        let (secrets, plain): (Vec<_>, Vec<_>) = vars
+            .iter()
+            .cloned()
+            .partition(|(name, _)| SECRETS.contains(name));
+        std::fs::write(&config, wrangler_toml(&main, &plain)).expect("write config");
+        let dev_vars: String = secrets
+            .iter()
+            .map(|(name, value)| format!("{name}={value:?}\n"))
+            .collect();
+        std::fs::write(dir.join(".dev.vars"), dev_vars).expect("write .dev.vars");
+        let log_path = dir.join("wrangler.log");
+        let log = std::fs::File::create(&log_path).expect("create log");
+        let port = free_port();
+        let inspector = free_port();
+
+        let path = format!(
+            "{}:{}",
+            root().join("node_modules/.bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = Command::new("bash")
+            .arg(root().join("tests/support/guard.sh"))
+            .arg(&wrangler)
+            .args(["dev", "--config"])
+            .arg(&config)
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &inspector.to_string()])
+            .arg("--persist-to")
+            .arg(&state_dir)
+            .args(["--show-interactive-dev-session=false", "--log-level", "log"])
+            .current_dir(&dir)
+            .env("PATH", path)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("DO_NOT_TRACK", "1")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("WRANGLER_HIDE_BANNER", "true")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start wrangler dev");
+        let guard_stdin = child.stdin.take();
+        let mut worker = Worker {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            state_dir,
+            log_path,
+            child,
+            guard_stdin,
+        };
+        worker.wait_ready();
+        worker
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("wrangler dev exited ({status}):\n{}", self.logs());
+            }
+            if let Ok(res) = try_request(self.port, "GET", "/healthz", &[], b"") {
+                if res.status > 0 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("wrangler dev did not answer in 90 s:\n{}", self.logs());
+    }
+
+    /// Everything wrangler printed, the worker's log lines included.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The worker's JSON log line of the request with this id (waits for it briefly).
+    pub fn log_line(&self, request_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            for line in self.logs().lines() {
+                if let Ok(v) = serde_json::from_str::<Value>(line.trim()) {
+                    if v["requestId"] == request_id {
+                        return v;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line for request {request_id}:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops wrangler and workerd; returns the KV directory for a restart.
+    pub fn stop(mut self) -> PathBuf {
+        self.shutdown();
+        self.state_dir.clone()
+    }
+
+    fn shutdown(&mut self) {
+        // Closing the guard's stdin makes it end wrangler's whole process group.
+        self.guard_stdin.take();
+        let _ = self.child.wait();
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        try_request(self.port, method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.logs()))
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[], b"")
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.request("GET", path, headers, b"")
+    }
+
+    pub fn post(&self, path: &str, body: &[u8]) -> Response {
+        self.request("POST", path, &[("content-type", "application/json")], body)
+    }
+
+    pub fn post_json(&self, body: &Value) -> Response {
+        self.post("/callback", body.to_string().as_bytes())
+    }
+
+    /// Sends bytes as they are (for chunked bodies and lying headers).
+    pub fn raw(&self, request: &[u8]) -> Response {
+        raw_request(self.port, request).unwrap_or_else(|e| panic!("raw request: {e}"))
+    }
+
+    /// The room's status body (asserting a 200).
+    pub fn room(&self, room_id: u32) -> Value {
+        let res = self.get(&format!("/rooms/{room_id}"));
+        assert_eq!(res.status, 200, "{}", res.text());
+        res.json()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn wrangler_toml(main: &Path, vars: &[(&str, String)]) -> String {
+    let mut toml = format!(
+        "name = \"tiw-push-edge-e2e\"\nmain = {main:?}\ncompatibility_date = \"2026-11-01\"\n\
+         send_metrics = false\n\n[[kv_namespaces]]\nbinding = \"PUSH_STATE\"\nid = \"e2e\"\n\n[vars]\n",
+        main = main.display().to_string()
+    );
+    for (name, value) in vars {
+        toml.push_str(&format!("{name} = {value:?}\n"));
+    }
+    toml
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// Asserts the JSON error shape of API.md and returns the `error` code.
+    pub fn error_code(&self) -> String {
+        let body = self.json();
+        assert_eq!(body["error_code"], self.status, "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json; charset=utf-8")
+        );
+        assert!(self.header("x-request-id").is_some());
+        body["error"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+pub fn try_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method != "GET" && method != "HEAD" || !body.is_empty() {
+        req.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    raw_request_inner(port, &bytes, method == "HEAD")
+}
+
+pub fn raw_request(port: u16, request: &[u8]) -> std::io::Result<Response> {
+    raw_request_inner(port, request, false)
+}
+
+fn raw_request_inner(port: u16, request: &[u8], head: bool) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(request)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw, head)
+}
+
+fn parse_response(raw: &[u8], head: bool) -> std::io::Result<Response> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
+    let head_text = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head_text.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let rest = &raw[split + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if head {
+        Vec::new()
+    } else if chunked {
+        dechunk(rest).ok_or_else(|| bad("bad chunked body"))?
+    } else {
+        rest.to_vec()
+    };
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+// ---- callbacks ----
+
+/// Adds `ExpireTime` (now + 5 min) and its `Sign` for `key`.
+pub fn sign_with(key: &str, mut body: Value) -> Value {
+    let expire = now() + 300;
+    body["ExpireTime"] = json!(expire);
+    body["Sign"] = json!(tiw_push_edge::signature::sign(key, &expire.to_string()));
+    body
+}
+
+pub fn signed(body: Value) -> Value {
+    sign_with(KEY, body)
+}
+
+pub fn started(room: u32, task: &str, start: i64) -> Value {
+    json!({
+        "EventType": "WhiteboardPushStarted",
+        "SdkAppId": APP,
+        "Timestamp": start,
+        "EventData": {
+            "TaskId": task,
+            "RoomId": room,
+            "PushUserId": format!("tic_push_user_{room}_01"),
+            "PushStartTime": start,
+        }
+    })
+}
+
+pub fn stopped(room: u32, task: &str, start: i64, stop: i64) -> Value {
+    json!({
+        "EventType": "WhiteboardPushStopped",
+        "SdkAppId": APP,
+        "Timestamp": stop,
+        "EventData": {
+            "TaskId": task,
+            "RoomId": room,
+            "GroupId": room.to_string(),
+            "PushUserId": format!("tic_push_user_{room}_01"),
+            "FinishReason": "USER_CALL",
+            "PushStartTime": start,
+            "PushStopTime": stop,
+            "IMSyncTime": start,
+            "ExceptionCnt": 0,
+        }
+    })
+}
+
+/// A room id no other test uses (tests share workers and run in parallel).
+pub fn unique_room() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let salt = (std::process::id() % 1000) * 100_000;
+    10_000_000 + salt + NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Posts a callback and returns its `outcome` (asserting a 200).
+pub fn outcome(worker: &Worker, body: &Value) -> String {
+    let res = worker.post_json(body);
+    assert_eq!(res.status, 200, "{}", res.text());
+    let json = res.json();
+    assert_eq!(json["error_code"], 0);
+    json["outcome"].as_str().unwrap_or_default().to_string()
+}
