@@ -400,3 +400,39 @@ fn a_thousand_polls_of_one_room_cost_at_most_two_kv_reads() {
     );
     assert_eq!(w.get(&path).json()["state"], "stopped");
 }
+
+#[test]
+fn every_request_kind_leaves_one_searchable_log_line() {
+    let w = worker();
+    let room = unique_room();
+    let read = w.get(&format!("/rooms/{room}"));
+    let line = w.log_line(read.header("x-request-id").unwrap_or_default());
+    assert_eq!(line["route"], "/rooms/{roomId}");
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["roomId"], room);
+    assert_eq!(line["sdkAppId"], APP);
+    assert!(line["kvReads"].is_u64());
+    assert!(line["durationMs"].is_u64());
+
+    let missing = w.get("/nowhere");
+    let line = w.log_line(missing.header("x-request-id").unwrap_or_default());
+    assert_eq!(line["status"], 404);
+    assert_eq!(line["error"], "not_found");
+
+    let bad = w.get("/rooms/x");
+    let line = w.log_line(bad.header("x-request-id").unwrap_or_default());
+    assert_eq!(line["error"], "invalid_room_id");
+    assert_eq!(line["route"], "/rooms/{roomId}");
+
+    let health = w.get("/healthz");
+    let line = w.log_line(health.header("x-request-id").unwrap_or_default());
+    assert_eq!(line["route"], "/healthz");
+    assert_eq!(line["level"], "info");
+    let lines = w
+        .logs()
+        .lines()
+        .filter(|l| l.contains(health.header("x-request-id").unwrap_or("-")))
+        .count();
+    assert_eq!(lines, 1, "one line per request");
+}
