@@ -18,6 +18,8 @@ use crate::room::{self, Outcome, Room};
 const CACHE_HOST: &str = "https://room-state.tiw-push-edge.internal";
 /// Cached marker for "no value stored" (a stored room is always a JSON object).
 const ABSENT: &str = "null";
+/// Merge-and-write rounds before a callback that keeps losing races answers 503.
+const WRITE_ATTEMPTS: u32 = 3;
 
 pub struct Store {
     kv: KvStore,
@@ -35,6 +37,14 @@ impl Store {
     }
 
     /// Merges one verified push event into its room; writes KV only when it changed.
+    ///
+    /// KV has no compare-and-swap, so two callbacks of one room merged at the same moment
+    /// could each write a state without the other's event. After writing, the value is read
+    /// back (KV shows a location its own writes at once); if a concurrent write has replaced
+    /// it without this event, the event is merged into that value and written again. If that
+    /// keeps losing, the answer is 503 and the sender's retry brings the event back. The
+    /// remaining window (a concurrent write landing after the read-back) is documented in
+    /// docs/RUNBOOK.md.
     pub async fn apply(
         &self,
         sdk_app_id: u64,
@@ -42,29 +52,51 @@ impl Store {
         log: &mut RequestLog,
     ) -> Result<Outcome, ApiError> {
         let key = room::key(sdk_app_id, event.room_id);
-        let stored = self.kv.get(&key).text().await.map_err(|e| {
+        let mut stored = self.read(&key, log).await?;
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let mut room = decode(&key, stored.as_deref(), log).unwrap_or_default();
+            let outcome = room.apply(event.clone());
+            if outcome != Outcome::Applied {
+                self.remember(&key, stored.as_deref(), log).await;
+                // After a lost race, "already there" means our earlier write is in.
+                return Ok(if attempt == 1 {
+                    outcome
+                } else {
+                    Outcome::Applied
+                });
+            }
+            let value = room.encode();
+            self.write(&key, &value, log).await?;
+            stored = self.read(&key, log).await?;
+            if stored.as_deref() == Some(value.as_str()) {
+                self.remember(&key, stored.as_deref(), log).await;
+                return Ok(Outcome::Applied);
+            }
+            log.warn(format!(
+                "{key} changed under a concurrent write (attempt {attempt}); merging again"
+            ));
+        }
+        log.warn(format!(
+            "{key}: gave up after {WRITE_ATTEMPTS} concurrent writes; the sender will retry"
+        ));
+        Err(ApiError::StorageUnavailable)
+    }
+
+    async fn read(&self, key: &str, log: &mut RequestLog) -> Result<Option<String>, ApiError> {
+        self.kv.get(key).text().await.map_err(|e| {
             log.warn(format!("kv get {key} failed: {e}"));
             ApiError::StorageUnavailable
-        })?;
-        let mut room = decode(&key, stored.as_deref(), log).unwrap_or_default();
-        let outcome = room.apply(event);
-        if outcome == Outcome::Applied {
-            let put = self.kv.put(&key, room.encode()).map_err(|e| {
-                log.warn(format!("kv put {key} failed: {e}"));
-                ApiError::StorageUnavailable
-            })?;
-            put.execute().await.map_err(|e| {
-                // Includes KV's one-write-per-second-per-key limit: the sender retries in 5 s.
-                log.warn(format!("kv put {key} failed: {e}"));
-                ApiError::StorageUnavailable
-            })?;
-        }
-        let fresh = match outcome {
-            Outcome::Applied => Some(room.encode()),
-            _ => stored,
+        })
+    }
+
+    async fn write(&self, key: &str, value: &str, log: &mut RequestLog) -> Result<(), ApiError> {
+        let failed = |log: &mut RequestLog, e: worker::KvError| {
+            // Includes KV's one-write-per-second-per-key limit: the sender retries in 5 s.
+            log.warn(format!("kv put {key} failed: {e}"));
+            ApiError::StorageUnavailable
         };
-        self.remember(&key, fresh.as_deref(), log).await;
-        Ok(outcome)
+        let put = self.kv.put(key, value).map_err(|e| failed(log, e))?;
+        put.execute().await.map_err(|e| failed(log, e))
     }
 
     /// The stored rooms of `room_ids`, in order (`None`: never seen), and how many came from KV.
@@ -120,8 +152,7 @@ impl Store {
             ApiError::StorageUnavailable
         };
         if let [key] = keys {
-            let value = self.kv.get(key).text().await.map_err(|e| failed(log, e))?;
-            return Ok(vec![value]);
+            return Ok(vec![self.read(key, log).await?]);
         }
         let mut found = self
             .kv

@@ -519,3 +519,31 @@ fn put_local_kv(state_dir: &std::path::Path, key: &str, value: &str) {
         .expect("run wrangler kv key put");
     assert!(status.success(), "wrangler kv key put failed");
 }
+
+/// Tasks of one room arriving at the same moment (main and backup pushes, say) must all be
+/// kept: each answer is either 200 with the event stored, or a 5xx the sender retries.
+#[test]
+fn concurrent_callbacks_of_one_room_all_land() {
+    let w = signed_worker();
+    let room = unique_room();
+    let t = now();
+    std::thread::scope(|s| {
+        for i in 0..12 {
+            s.spawn(move || {
+                let body = signed(started(room, &format!("c{i}"), t + i));
+                // Like Tencent: retry a 5xx after a pause, five times at most.
+                for _ in 0..5 {
+                    let res = w.post_json(&body);
+                    if res.status == 200 {
+                        return;
+                    }
+                    assert!(res.status >= 500, "{}", res.text());
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                panic!("task c{i} never landed");
+            });
+        }
+    });
+    let tasks = w.room(room)["tasks"].as_array().map(Vec::len);
+    assert_eq!(tasks, Some(12), "{}", w.room(room));
+}
