@@ -68,8 +68,9 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         log.error = Some(e.code());
         e.into_reply()
     });
-    // The callback answers Tencent's servers, not browsers: no CORS there.
-    if path != "/callback" {
+    // The callback answers Tencent's servers, not browsers: no CORS there (preflights on
+    // any path still follow the origin rules).
+    if path != "/callback" || method == "OPTIONS" {
         http::add_cors(&mut reply, &config.allowed_origins, origin.as_deref());
     }
     reply

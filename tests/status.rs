@@ -259,6 +259,18 @@ fn default_cors_allows_any_origin_and_exposes_headers() {
     );
     assert_eq!(pre.header("access-control-max-age"), Some("86400"));
     assert_eq!(pre.header("access-control-allow-origin"), Some("*"));
+    // Any path, the callback's included.
+    let pre = w.request(
+        "OPTIONS",
+        "/callback",
+        &[("origin", "https://a.example")],
+        b"",
+    );
+    assert_eq!(pre.status, 204);
+    assert_eq!(pre.header("access-control-allow-origin"), Some("*"));
+    // The callback itself answers servers, not browsers: no CORS.
+    let res = w.post("/callback", b"{}");
+    assert_eq!(res.header("access-control-allow-origin"), None);
 }
 
 #[test]
