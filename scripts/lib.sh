@@ -42,6 +42,19 @@ ensure_tools() {
   fi
 }
 
+# The browser end-to-end test drives Debian's Chromium (playwright-core brings no browser).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { say "chromium is missing and sudo is not available: install the chromium package"; return 1; }
+    sudo="sudo"
+  fi
+  say "installing chromium (apt, once)"
+  $sudo apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+}
+
 # Builds the worker into build/ (what wrangler.toml's [build] runs too).
 build_worker() {
   (cd "$ROOT" && worker-build --release)

@@ -6,6 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools
+ensure_chromium
 cd "$ROOT"
 
 say "cargo fmt --check"

@@ -21,7 +21,7 @@ pub fn index_page(if_none_match_header: Option<&str>) -> Reply {
     let mut reply = asset("text/html; charset=utf-8", INDEX_HTML, if_none_match_header);
     reply.header(
         "content-security-policy",
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; \
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; \
          connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     );
     reply
