@@ -26,11 +26,11 @@ ensure_tools() {
     say "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown
   fi
-  if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+  if ! worker-build --version 2>/dev/null | grep -qw "$WORKER_BUILD_VERSION"; then
     say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
-    cargo install worker-build --version "$WORKER_BUILD_VERSION"
+    cargo install worker-build --version "$WORKER_BUILD_VERSION" --force
   fi
-  if [ "$("$WASM_BINDGEN_BIN" --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  if ! "$WASM_BINDGEN_BIN" --version 2>/dev/null | grep -qw "$WASM_BINDGEN_VERSION"; then
     say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
   fi

@@ -1,12 +1,15 @@
 //! Room state in Workers KV, with the Workers Cache API in front of it for status reads.
 //!
-//! Status reads look in this location's cache first and read KV only on a miss, then keep the
-//! value for one poll interval: a thousand viewers of one room cost one KV read per interval
-//! per location, not a thousand. The callback path writes KV and then refreshes the cached
-//! entry, so the location that received a callback never serves the state from before it.
+//! Status reads look in this location's cache first and read KV only when the entry is
+//! missing or older than one poll interval: a thousand viewers of one room cost about one KV
+//! read per interval per location, not a thousand. The first poll to find an entry stale
+//! re-stamps it before reading KV, so polls arriving meanwhile do not all read KV too. The
+//! callback path writes KV and then refreshes the cached entry, so the location that
+//! received a callback never serves the state from before it.
 //! Not here: merge rules (`room`), rendering (`status`).
 
-use worker::{Cache, Headers, KvStore, Response};
+use futures_util::future::join_all;
+use worker::{Cache, Date, Headers, KvStore, Response};
 
 use crate::callback::PushEvent;
 use crate::http::ApiError;
@@ -18,6 +21,8 @@ use crate::room::{self, Outcome, Room};
 const CACHE_HOST: &str = "https://room-state.tiw-push-edge.internal";
 /// Cached marker for "no value stored" (a stored room is always a JSON object).
 const ABSENT: &str = "null";
+/// When a cache entry was written, in Unix milliseconds.
+const STORED_AT_HEADER: &str = "x-stored-at";
 /// Merge-and-write rounds before a callback that keeps losing races answers 503.
 const WRITE_ATTEMPTS: u32 = 3;
 
@@ -110,10 +115,29 @@ impl Store {
             .iter()
             .map(|&id| room::key(sdk_app_id, id))
             .collect();
-        let mut values: Vec<Option<Option<String>>> = Vec::with_capacity(keys.len());
-        for key in &keys {
-            values.push(self.recall(key).await);
-        }
+        let now = now_ms();
+        let cached = join_all(keys.iter().map(|key| self.recall(key))).await;
+
+        // A stale entry is re-stamped before KV is read, so that polls arriving meanwhile
+        // take it as fresh instead of each reading KV too (a lease, not a lock: the window
+        // left is one cache write, not one KV read).
+        let stale: Vec<(&String, Option<&str>)> = keys
+            .iter()
+            .zip(&cached)
+            .filter_map(|(key, c)| match c {
+                Some(c) if !c.is_fresh(now, self.fresh_ms()) => Some((key, c.value.as_deref())),
+                _ => None,
+            })
+            .collect();
+        self.remember_all(&stale, log).await;
+
+        let mut values: Vec<Option<Option<String>>> = cached
+            .into_iter()
+            .map(|c| {
+                c.filter(|c| c.is_fresh(now, self.fresh_ms()))
+                    .map(|c| c.value)
+            })
+            .collect();
         let missing: Vec<&String> = keys
             .iter()
             .zip(&values)
@@ -123,14 +147,15 @@ impl Store {
         let kv_reads = missing.len();
         if !missing.is_empty() {
             let fetched = self.read_kv(&missing, log).await?;
-            for ((key, value), fetched_value) in keys
+            let fresh: Vec<(&String, Option<&str>)> = missing
                 .iter()
-                .zip(values.iter_mut())
-                .filter(|(_, v)| v.is_none())
-                .zip(fetched)
-            {
-                self.remember(key, fetched_value.as_deref(), log).await;
-                *value = Some(fetched_value);
+                .copied()
+                .zip(fetched.iter().map(Option::as_deref))
+                .collect();
+            self.remember_all(&fresh, log).await;
+            let mut fetched = fetched.into_iter();
+            for value in values.iter_mut().filter(|v| v.is_none()) {
+                *value = Some(fetched.next().flatten());
             }
         }
         let rooms = keys
@@ -166,28 +191,74 @@ impl Store {
             .collect())
     }
 
-    /// The cached value of a key: `Some(None)` is a cached "nothing stored", `None` a miss.
-    async fn recall(&self, key: &str) -> Option<Option<String>> {
-        let mut cached = self.cache.get(cache_url(key), false).await.ok()??;
-        let text = cached.text().await.ok()?;
-        Some((text != ABSENT).then_some(text))
+    /// The cached entry of a key, fresh or not; `None` is a miss.
+    async fn recall(&self, key: &str) -> Option<Cached> {
+        let mut response = self.cache.get(cache_url(key), false).await.ok()??;
+        let stored_at = response
+            .headers()
+            .get(STORED_AT_HEADER)
+            .ok()??
+            .parse()
+            .ok()?;
+        let text = response.text().await.ok()?;
+        Some(Cached {
+            value: (text != ABSENT).then_some(text),
+            stored_at,
+        })
     }
 
-    /// Caches a key's value for one poll interval. A cache failure costs only KV reads, so it
-    /// is logged, not returned.
+    fn fresh_ms(&self) -> u64 {
+        u64::from(self.cache_seconds) * 1000
+    }
+
+    /// Caches a key's value, fresh for one poll interval. A cache failure costs only KV
+    /// reads, so it is logged, not returned.
     async fn remember(&self, key: &str, value: Option<&str>, log: &mut RequestLog) {
-        let headers = Headers::new();
-        let result = async {
-            headers.set("cache-control", &format!("max-age={}", self.cache_seconds))?;
-            headers.set("content-type", "application/json")?;
-            let response = Response::ok(value.unwrap_or(ABSENT))?.with_headers(headers);
-            self.cache.put(cache_url(key), response).await
-        }
-        .await;
-        if let Err(e) = result {
+        if let Err(e) = self.put_cached(key, value).await {
             log.warn(format!("cache put {key} failed: {e}"));
         }
     }
+
+    async fn remember_all(&self, entries: &[(&String, Option<&str>)], log: &mut RequestLog) {
+        let results = join_all(
+            entries
+                .iter()
+                .map(|(key, value)| self.put_cached(key, *value)),
+        )
+        .await;
+        for ((key, _), result) in entries.iter().zip(results) {
+            if let Err(e) = result {
+                log.warn(format!("cache put {key} failed: {e}"));
+            }
+        }
+    }
+
+    async fn put_cached(&self, key: &str, value: Option<&str>) -> worker::Result<()> {
+        let headers = Headers::new();
+        // Kept past its freshness so a stale entry can serve as the lease (see `rooms`).
+        let keep = self.cache_seconds.saturating_mul(3);
+        headers.set("cache-control", &format!("max-age={keep}"))?;
+        headers.set("content-type", "application/json")?;
+        headers.set(STORED_AT_HEADER, &now_ms().to_string())?;
+        let response = Response::ok(value.unwrap_or(ABSENT))?.with_headers(headers);
+        self.cache.put(cache_url(key), response).await
+    }
+}
+
+/// A cache entry: the KV value (`None`: nothing stored) and when it was cached.
+struct Cached {
+    value: Option<String>,
+    stored_at: u64,
+}
+
+impl Cached {
+    fn is_fresh(&self, now: u64, fresh_ms: u64) -> bool {
+        now.saturating_sub(self.stored_at) < fresh_ms
+    }
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
 }
 
 fn cache_url(key: &str) -> String {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Prints figures, asserts nothing about speed: the bundle size, native speed of the pure core
+# (benches/core.rs), then load on the real local runtime (tests/bench_e2e.rs: wrangler dev,
+# loopback only). Installs what is missing and builds the worker first.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ensure_tools
+cd "$ROOT"
+
+say "building the worker"
+build_worker
+
+# Bytes of a file as stored and after gzip -9 (roughly what the upload limit counts).
+sizes() {
+  printf '%-24s %10d bytes raw %10d bytes gzip -9\n' \
+    "$1" "$(wc -c <"$1")" "$(gzip -9 -c "$1" | wc -c)"
+}
+say "bundle size"
+sizes build/index_bg.wasm
+sizes build/index.js
+sizes build/worker/shim.mjs
+
+say "native core (cargo bench --bench core)"
+cargo bench --bench core
+
+say "end to end on wrangler dev (tests/bench_e2e.rs)"
+cargo test --release --test bench_e2e -- --ignored --nocapture
