@@ -48,8 +48,8 @@ impl Store {
     /// back (KV shows a location its own writes at once); if a concurrent write has replaced
     /// it without this event, the event is merged into that value and written again. If that
     /// keeps losing, the answer is 503 and the sender's retry brings the event back. The
-    /// remaining window (a concurrent write landing after the read-back) is documented in
-    /// docs/RUNBOOK.md.
+    /// remaining window (a concurrent write landing after the read-back) is described in
+    /// docs/RUNBOOK.md, "Workers KV is eventually consistent".
     pub async fn apply(
         &self,
         sdk_app_id: u64,
