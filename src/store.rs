@@ -8,6 +8,9 @@
 //! received a callback never serves the state from before it.
 //! Not here: merge rules (`room`), rendering (`status`).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use futures_util::future::join_all;
 use worker::{Cache, Date, Headers, KvStore, Response};
 
@@ -118,26 +121,27 @@ impl Store {
         let now = now_ms();
         let cached = join_all(keys.iter().map(|key| self.recall(key))).await;
 
-        // A stale entry is re-stamped before KV is read, so that polls arriving meanwhile
-        // take it as fresh instead of each reading KV too (a lease, not a lock: the window
-        // left is one cache write, not one KV read).
-        let stale: Vec<(&String, Option<&str>)> = keys
-            .iter()
-            .zip(&cached)
-            .filter_map(|(key, c)| match c {
-                Some(c) if !c.is_fresh(now, self.fresh_ms()) => Some((key, c.value.as_deref())),
-                _ => None,
-            })
-            .collect();
-        self.remember_all(&stale, log).await;
+        // The first poll to find an entry stale refreshes it. Others of this isolate keep
+        // serving the stale value meanwhile (it is one KV read old); others of the location
+        // find the entry re-stamped before KV is read (a lease: the window left is one
+        // cache write, not one KV read).
+        let mut refreshing = Refreshing::default();
+        let mut values: Vec<Option<Option<String>>> = Vec::with_capacity(keys.len());
+        let mut leases: Vec<(&String, Option<&str>)> = Vec::new();
+        for (key, entry) in keys.iter().zip(&cached) {
+            match entry {
+                Some(c) if c.is_fresh(now, self.fresh_ms()) || !refreshing.claim(key, now) => {
+                    values.push(Some(c.value.clone()));
+                }
+                Some(c) => {
+                    leases.push((key, c.value.as_deref()));
+                    values.push(None);
+                }
+                None => values.push(None),
+            }
+        }
+        self.remember_all(&leases, log).await;
 
-        let mut values: Vec<Option<Option<String>>> = cached
-            .into_iter()
-            .map(|c| {
-                c.filter(|c| c.is_fresh(now, self.fresh_ms()))
-                    .map(|c| c.value)
-            })
-            .collect();
         let missing: Vec<&String> = keys
             .iter()
             .zip(&values)
@@ -242,6 +246,52 @@ impl Store {
         headers.set(STORED_AT_HEADER, &now_ms().to_string())?;
         let response = Response::ok(value.unwrap_or(ABSENT))?.with_headers(headers);
         self.cache.put(cache_url(key), response).await
+    }
+}
+
+thread_local! {
+    /// Keys a request of this isolate is refreshing from KV, and since when (ms).
+    static REFRESHING: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+}
+
+/// How long a refresh claim holds before another request may take over (a KV read that
+/// takes longer has failed or hung).
+const CLAIM_MS: u64 = 2_000;
+
+/// The refresh claims of one request; dropping it (done, failed or cancelled) releases them.
+#[derive(Default)]
+struct Refreshing {
+    keys: Vec<String>,
+}
+
+impl Refreshing {
+    /// True when this request may refresh `key`: nobody in this isolate is doing it.
+    fn claim(&mut self, key: &str, now: u64) -> bool {
+        let claimed = REFRESHING.with(|map| {
+            let mut map = map.borrow_mut();
+            match map.get(key) {
+                Some(&since) if now.saturating_sub(since) < CLAIM_MS => false,
+                _ => {
+                    map.insert(key.to_string(), now);
+                    true
+                }
+            }
+        });
+        if claimed {
+            self.keys.push(key.to_string());
+        }
+        claimed
+    }
+}
+
+impl Drop for Refreshing {
+    fn drop(&mut self) {
+        REFRESHING.with(|map| {
+            let mut map = map.borrow_mut();
+            for key in &self.keys {
+                map.remove(key);
+            }
+        });
     }
 }
 
