@@ -19,4 +19,9 @@ say "building the worker"
 build_worker
 
 say "cargo test (unit, property and end-to-end)"
-cargo test -- --test-threads "${TEST_THREADS:-4}"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$log"
+# One total over every test binary (unit, property, end-to-end, browser, ops).
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "total: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"

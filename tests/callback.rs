@@ -489,8 +489,7 @@ fn put_local_kv(state_dir: &std::path::Path, key: &str, value: &str) {
          [[kv_namespaces]]\nbinding = \"PUSH_STATE\"\nid = \"e2e\"\n",
     )
     .expect("write config");
-    let bin = root().join("node_modules/.bin");
-    let status = std::process::Command::new(bin.join("wrangler"))
+    let status = node_command(root().join("node_modules/.bin/wrangler"))
         .args([
             "kv",
             "key",
@@ -505,16 +504,6 @@ fn put_local_kv(state_dir: &std::path::Path, key: &str, value: &str) {
         .arg(&config)
         .arg("--persist-to")
         .arg(state_dir)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("DO_NOT_TRACK", "1")
         .status()
         .expect("run wrangler kv key put");
     assert!(status.success(), "wrangler kv key put failed");

@@ -60,20 +60,8 @@ impl Run {
 /// `program` from `node_modules/.bin` first, run in `dir`, with wrangler offline and quiet
 /// and no callback key inherited from the caller's environment.
 fn tool(program: &str, dir: &Path) -> Command {
-    let path = format!(
-        "{}:{}",
-        root().join("node_modules/.bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut cmd = Command::new(program);
-    cmd.current_dir(dir)
-        .env("PATH", path)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("DO_NOT_TRACK", "1")
-        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-        .env("WRANGLER_HIDE_BANNER", "true")
-        .env("NO_COLOR", "1")
-        .env_remove("CALLBACK_KEY");
+    let mut cmd = node_command(program);
+    cmd.current_dir(dir).env_remove("CALLBACK_KEY");
     cmd
 }
 

@@ -81,6 +81,24 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A command for `program` with `node_modules/.bin` (Node 22, wrangler) first on PATH and
+/// wrangler offline and quiet.
+pub fn node_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let path = format!(
+        "{}:{}",
+        root().join("node_modules/.bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(program);
+    cmd.env("PATH", path)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("DO_NOT_TRACK", "1")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("WRANGLER_HIDE_BANNER", "true")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
 /// The vars of the usual test deployment: two apps, the key and a previous key.
 pub fn signed_vars() -> Vec<(&'static str, String)> {
     vec![
@@ -135,12 +153,7 @@ impl Worker {
         let port = free_port();
         let inspector = free_port();
 
-        let path = format!(
-            "{}:{}",
-            root().join("node_modules/.bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut child = Command::new("bash")
+        let mut child = node_command("bash")
             .arg(root().join("tests/support/guard.sh"))
             .arg(&wrangler)
             .args(["dev", "--config"])
@@ -151,12 +164,6 @@ impl Worker {
             .arg(&state_dir)
             .args(["--show-interactive-dev-session=false", "--log-level", "log"])
             .current_dir(&dir)
-            .env("PATH", path)
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("DO_NOT_TRACK", "1")
-            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-            .env("WRANGLER_HIDE_BANNER", "true")
-            .env("NO_COLOR", "1")
             .stdin(Stdio::piped())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
