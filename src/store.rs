@@ -9,7 +9,6 @@
 //! Not here: merge rules (`room`), rendering (`status`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use futures_util::future::join_all;
 use worker::{Cache, Date, Headers, KvStore, Response};
@@ -250,8 +249,9 @@ impl Store {
 }
 
 thread_local! {
-    /// Keys a request of this isolate is refreshing from KV, and since when (ms).
-    static REFRESHING: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    /// Keys a request of this isolate is refreshing from KV, and since when (ms); a handful
+    /// at most, so a list.
+    static REFRESHING: RefCell<Vec<(String, u64)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// How long a refresh claim holds before another request may take over (a KV read that
@@ -267,15 +267,15 @@ struct Refreshing {
 impl Refreshing {
     /// True when this request may refresh `key`: nobody in this isolate is doing it.
     fn claim(&mut self, key: &str, now: u64) -> bool {
-        let claimed = REFRESHING.with(|map| {
-            let mut map = map.borrow_mut();
-            match map.get(key) {
-                Some(&since) if now.saturating_sub(since) < CLAIM_MS => false,
-                _ => {
-                    map.insert(key.to_string(), now);
-                    true
-                }
+        let claimed = REFRESHING.with(|claims| {
+            let mut claims = claims.borrow_mut();
+            // Claims of requests that hung or were cancelled without dropping lapse here.
+            claims.retain(|(_, since)| now.saturating_sub(*since) < CLAIM_MS);
+            if claims.iter().any(|(k, _)| k == key) {
+                return false;
             }
+            claims.push((key.to_string(), now));
+            true
         });
         if claimed {
             self.keys.push(key.to_string());
@@ -286,11 +286,10 @@ impl Refreshing {
 
 impl Drop for Refreshing {
     fn drop(&mut self) {
-        REFRESHING.with(|map| {
-            let mut map = map.borrow_mut();
-            for key in &self.keys {
-                map.remove(key);
-            }
+        REFRESHING.with(|claims| {
+            claims
+                .borrow_mut()
+                .retain(|(key, _)| !self.keys.contains(key));
         });
     }
 }
