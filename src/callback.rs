@@ -113,9 +113,20 @@ impl<'de> Deserialize<'de> for PushKind {
 
 /// Checks 2 to 10 of API.md on a body that already passed the size limit.
 pub fn verify(body: &[u8], config: &Config, now: i64) -> Result<Verified, ApiError> {
-    let object = parse_object(body)?;
-    let envelope = parse_envelope(object)?;
+    verify_envelope(parse(body)?, config, now)
+}
 
+/// Checks 2 and 3: the body as a typed envelope.
+pub fn parse(body: &[u8]) -> Result<Envelope, ApiError> {
+    parse_envelope(parse_object(body)?)
+}
+
+/// Checks 4 to 10 on an envelope that passed checks 2 and 3.
+pub fn verify_envelope(
+    envelope: Envelope,
+    config: &Config,
+    now: i64,
+) -> Result<Verified, ApiError> {
     let sdk_app_id = envelope
         .sdk_app_id
         .as_u64()
@@ -154,7 +165,7 @@ pub fn verify(body: &[u8], config: &Config, now: i64) -> Result<Verified, ApiErr
 }
 
 /// Check 2: UTF-8 JSON, an object, no member name twice at any depth.
-pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let malformed = |why: String| ApiError::MalformedJson(why);
     let StrictValue(value) = serde_json::from_slice(body).map_err(|e| malformed(e.to_string()))?;
     match value {
@@ -164,7 +175,7 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// Check 3: the envelope fields have their documented types.
-pub fn parse_envelope(mut object: Map<String, Value>) -> Result<Envelope, ApiError> {
+fn parse_envelope(mut object: Map<String, Value>) -> Result<Envelope, ApiError> {
     let invalid = |why: &str| ApiError::InvalidEnvelope(why.to_string());
 
     let event_type = match object.remove("EventType") {

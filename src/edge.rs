@@ -85,13 +85,11 @@ async fn receive_callback(
 ) -> Result<Reply, ApiError> {
     let body = read_body(req).await?;
     let now = i64::try_from(Date::now().as_millis() / 1000).unwrap_or(i64::MAX);
-    let verified = callback::verify(&body, config, now).inspect_err(|_| {
-        // Say what arrived, as far as it parsed, even for a rejection.
-        if let Ok(envelope) = callback::parse_object(&body).and_then(callback::parse_envelope) {
-            log.event_type = Some(header_safe(&envelope.event_type));
-            log.sdk_app_id = envelope.sdk_app_id.as_u64();
-        }
-    })?;
+    let envelope = callback::parse(&body)?;
+    // Say what arrived even when a later check refuses it.
+    log.event_type = Some(header_safe(&envelope.event_type));
+    log.sdk_app_id = envelope.sdk_app_id.as_u64();
+    let verified = callback::verify_envelope(envelope, config, now)?;
     note_event(log, &verified);
 
     let outcome = match &verified.event {
@@ -103,9 +101,10 @@ async fn receive_callback(
     };
     log.outcome = Some(outcome);
 
-    if config.origin_url.is_some() {
+    if let Some(url) = &config.origin_url {
         let forwarded = origin::forward(
             config,
+            url,
             &Forward {
                 body: &body,
                 event_type: &verified.event_type,

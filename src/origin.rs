@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use worker::{
     js_sys::Uint8Array, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit,
-    RequestRedirect,
+    RequestRedirect, Url,
 };
 
 use crate::config::Config;
@@ -25,11 +25,8 @@ pub struct Forward<'a> {
     pub request_id: &'a str,
 }
 
-/// POSTs one callback to `ORIGIN_URL`; `Ok` with the origin's status when it was 2xx.
-pub async fn forward(config: &Config, call: &Forward<'_>) -> Result<u16, ApiError> {
-    let Some(url) = &config.origin_url else {
-        return Ok(0);
-    };
+/// POSTs one callback to `url` (`ORIGIN_URL`); `Ok` with the origin's status when it was 2xx.
+pub async fn forward(config: &Config, url: &Url, call: &Forward<'_>) -> Result<u16, ApiError> {
     let request = build_request(config, url.as_str(), call).map_err(|_| {
         ApiError::OriginUnavailable("the forward request could not be built".into())
     })?;

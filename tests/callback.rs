@@ -376,6 +376,9 @@ fn a_log_line_tells_what_happened_without_secrets() {
     let line = w.log_line(res.header("x-request-id").unwrap_or_default());
     assert_eq!(line["error"], "bad_signature");
     assert_eq!(line["status"], 401);
+    // A rejection still says what arrived, once the envelope parsed.
+    assert_eq!(line["eventType"], "WhiteboardPushStarted");
+    assert_eq!(line["sdkAppId"], APP);
     let all = w.logs();
     assert!(!all.contains(KEY), "the callback key reached the log");
     assert!(!all.contains(body["Sign"].as_str().unwrap_or("-")));
