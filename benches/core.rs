@@ -9,11 +9,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tiw_push_edge::callback::{self, Event, PushEvent};
-use tiw_push_edge::config::Config;
-use tiw_push_edge::room::{Outcome, Room, MAX_TASKS};
-use tiw_push_edge::signature::sign;
-use tiw_push_edge::status;
+use tiw_push_edge::core::callback::{self, Event, PushEvent};
+use tiw_push_edge::core::config::Config;
+use tiw_push_edge::core::room::{Outcome, Room, MAX_TASKS};
+use tiw_push_edge::core::signature::sign;
+use tiw_push_edge::core::status;
 
 const KEY: &str = "bench-callback-key";
 const APP: u64 = 1400000001;

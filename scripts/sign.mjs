@@ -4,7 +4,7 @@
 // development (`npm run dev` in another terminal) and for checking a staging deployment.
 //
 // Node >= 20, no dependencies. Sign = lowercase hex md5(key + String(ExpireTime)), the same
-// as src/signature.rs. The key is never printed; the Sign is (it is part of what was sent).
+// as src/core/signature.rs. The key is never printed; the Sign is (it is part of what was sent).
 
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -16,7 +16,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const FALLBACK_APP = 1400000001;
 const MAX_ROOM_ID = 4294967295;
 const TIMEOUT_MS = 15000;
-// Tencent's published test vector (also pinned in src/signature.rs).
+// Tencent's published test vector (also pinned in src/core/signature.rs).
 const VECTOR = {
   key: "Xz4ZgayTr7rMgWQrH",
   expireTime: 1588040109,

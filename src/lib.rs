@@ -4,25 +4,13 @@
 //!
 //! This file holds the route table (pure, tested natively) and, in wasm, the fetch entry.
 //! Everything up to a merged room state or a rendered status is plain Rust in the modules
-//! below; the `worker`-facing shell (`edge`, `store`, `origin`) only exists in wasm.
+//! in `core/`; the `worker`-facing shell in `edge/` only exists in wasm.
 
-pub mod callback;
-pub mod config;
-pub mod http;
-pub mod log;
-pub mod page;
-pub mod room;
-pub mod signature;
-pub mod status;
-
+pub mod core;
 #[cfg(target_arch = "wasm32")]
 mod edge;
-#[cfg(target_arch = "wasm32")]
-mod origin;
-#[cfg(target_arch = "wasm32")]
-mod store;
 
-use crate::http::ApiError;
+use crate::core::http::ApiError;
 
 /// What a request asks for, once its method and path are known to fit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +79,7 @@ async fn fetch(
     env: worker::Env,
     _ctx: worker::Context,
 ) -> worker::Result<worker::Response> {
-    edge::handle(req, env).await
+    edge::fetch::handle(req, env).await
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ fn signature_failures_are_unauthorized_and_store_nothing() {
     let mut expired = event.clone();
     let past = now() - 120;
     expired["ExpireTime"] = json!(past);
-    expired["Sign"] = json!(tiw_push_edge::signature::sign(KEY, &past.to_string()));
+    expired["Sign"] = json!(tiw_push_edge::core::signature::sign(KEY, &past.to_string()));
     assert_eq!(
         post_code(w, expired.to_string().as_bytes()),
         (401, "expired".into())
@@ -173,7 +173,10 @@ fn signature_failures_are_unauthorized_and_store_nothing() {
     let mut far = event.clone();
     let ahead = now() + 7200;
     far["ExpireTime"] = json!(ahead);
-    far["Sign"] = json!(tiw_push_edge::signature::sign(KEY, &ahead.to_string()));
+    far["Sign"] = json!(tiw_push_edge::core::signature::sign(
+        KEY,
+        &ahead.to_string()
+    ));
     assert_eq!(
         post_code(w, far.to_string().as_bytes()),
         (401, "expire_too_far".into())
@@ -193,7 +196,10 @@ fn leeway_accepts_a_signature_that_just_expired() {
     let mut body = started(room, "t", now());
     let just_past = now() - 10;
     body["ExpireTime"] = json!(just_past);
-    body["Sign"] = json!(tiw_push_edge::signature::sign(KEY, &just_past.to_string()));
+    body["Sign"] = json!(tiw_push_edge::core::signature::sign(
+        KEY,
+        &just_past.to_string()
+    ));
     assert_eq!(outcome(w, &body), "applied");
 }
 
@@ -209,7 +215,7 @@ fn previous_key_uppercase_hex_and_string_expire_time_are_accepted() {
     let mut body = started(room, "upper", now() + 1);
     let digits = format!("00{}", now() + 100);
     body["ExpireTime"] = json!(digits);
-    body["Sign"] = json!(tiw_push_edge::signature::sign(KEY, &digits).to_uppercase());
+    body["Sign"] = json!(tiw_push_edge::core::signature::sign(KEY, &digits).to_uppercase());
     assert_eq!(outcome(w, &body), "applied");
     assert_eq!(w.room(room)["tasks"].as_array().map(Vec::len), Some(2));
 }

@@ -293,7 +293,7 @@ fn sign_tool_dry_run_sends_nothing_and_signs_like_the_worker() {
     assert!((expire - (now() + 300)).abs() <= 5, "ExpireTime {expire}");
     assert_eq!(
         body["Sign"],
-        tiw_push_edge::signature::sign(KEY, &expire.to_string())
+        tiw_push_edge::core::signature::sign(KEY, &expire.to_string())
     );
     let data = &body["EventData"];
     assert_eq!(data["TaskId"], "t-1");
@@ -308,7 +308,7 @@ fn sign_tool_dry_run_sends_nothing_and_signs_like_the_worker() {
 fn sign_tool_selftest_reproduces_tencents_published_vector() {
     const VECTOR: &str = "a2dabb362a9b811c0e26953a6276a41c";
     assert_eq!(
-        tiw_push_edge::signature::sign("Xz4ZgayTr7rMgWQrH", "1588040109"),
+        tiw_push_edge::core::signature::sign("Xz4ZgayTr7rMgWQrH", "1588040109"),
         VECTOR
     );
     let result = sign_tool(&["--selftest"]);

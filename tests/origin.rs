@@ -46,7 +46,7 @@ fn verified_callbacks_arrive_byte_for_byte_with_the_edge_headers() {
     let w = ok_worker();
     let room = unique_room();
     let expire = now() + 300;
-    let sign = tiw_push_edge::signature::sign(KEY, &expire.to_string());
+    let sign = tiw_push_edge::core::signature::sign(KEY, &expire.to_string());
     // Odd spacing, odd key order, a unicode escape and a trailing newline: must not be
     // re-serialised on the way.
     let body = format!(

@@ -425,7 +425,10 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
 pub fn sign_with(key: &str, mut body: Value) -> Value {
     let expire = now() + 300;
     body["ExpireTime"] = json!(expire);
-    body["Sign"] = json!(tiw_push_edge::signature::sign(key, &expire.to_string()));
+    body["Sign"] = json!(tiw_push_edge::core::signature::sign(
+        key,
+        &expire.to_string()
+    ));
     body
 }
 

@@ -9,9 +9,9 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
-use crate::config::{Config, Signing};
-use crate::http::ApiError;
-use crate::signature;
+use crate::core::config::{Config, Signing};
+use crate::core::http::ApiError;
+use crate::core::signature;
 
 pub const PUSH_STARTED: &str = "WhiteboardPushStarted";
 pub const PUSH_STOPPED: &str = "WhiteboardPushStopped";
@@ -417,7 +417,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::sign;
+    use crate::core::signature::sign;
     use serde_json::json;
 
     const KEY: &str = "Xz4ZgayTr7rMgWQrH";

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::config::AllowedOrigins;
+use crate::core::config::AllowedOrigins;
 
 /// Every way a request can fail, named by the `error` code of API.md.
 #[derive(Debug, Clone, PartialEq, Eq)]

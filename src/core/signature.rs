@@ -6,7 +6,7 @@
 
 use md5::{Digest, Md5};
 
-use crate::http::{constant_time_eq, ApiError};
+use crate::core::http::{constant_time_eq, ApiError};
 
 /// The signature Tencent computes for `key` and the received `ExpireTime` digits.
 pub fn sign(key: &str, expire_time: &str) -> String {

@@ -7,9 +7,9 @@ use std::cmp::Ordering;
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
-use crate::callback::{PushEvent, MAX_ROOM_ID};
-use crate::http::{ApiError, MAX_BATCH_ROOMS};
-use crate::room::{start_time, stop_time, Room};
+use crate::core::callback::{PushEvent, MAX_ROOM_ID};
+use crate::core::http::{ApiError, MAX_BATCH_ROOMS};
+use crate::core::room::{start_time, stop_time, Room};
 
 /// The status body of one room (`room` is `None` for a room never seen).
 pub fn room_status(sdk_app_id: u64, room_id: u32, room: Option<&Room>) -> Value {
@@ -136,7 +136,7 @@ pub fn pick_app(raw: Option<&str>, sdk_app_ids: &[u64]) -> Result<u64, ApiError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::room::tests::{started, stopped};
+    use crate::core::room::tests::{started, stopped};
 
     #[test]
     fn never_seen_room_is_idle_with_null_fields() {

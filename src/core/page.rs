@@ -3,11 +3,11 @@
 //! Both are compiled into the worker, so a deployment needs no asset bucket; they get an
 //! `ETag` like the status API, so a revalidation costs a 304.
 
-use crate::http::Reply;
-use crate::status::{etag, if_none_match};
+use crate::core::http::Reply;
+use crate::core::status::{etag, if_none_match};
 
-const CLIENT_JS: &str = include_str!("../static/client.js");
-const INDEX_HTML: &str = include_str!("../static/index.html");
+const CLIENT_JS: &str = include_str!("../../static/client.js");
+const INDEX_HTML: &str = include_str!("../../static/index.html");
 
 pub fn client_script(if_none_match_header: Option<&str>) -> Reply {
     asset(

@@ -13,10 +13,10 @@ use std::cell::RefCell;
 use futures_util::future::join_all;
 use worker::{Cache, Date, Headers, KvStore, Response};
 
-use crate::callback::PushEvent;
-use crate::http::ApiError;
-use crate::log::RequestLog;
-use crate::room::{self, Outcome, Room};
+use crate::core::callback::PushEvent;
+use crate::core::http::ApiError;
+use crate::core::log::RequestLog;
+use crate::core::room::{self, Outcome, Room};
 
 /// A host no request ever uses: cache keys must be URLs, and a fixed host keeps the keys the
 /// same whichever hostname a callback or a poll came in on.

@@ -16,7 +16,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::callback::{PushEvent, PushKind};
+use crate::core::callback::{PushEvent, PushKind};
 
 /// Tasks kept per room (API.md).
 pub const MAX_TASKS: usize = 16;

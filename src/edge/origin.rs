@@ -13,8 +13,8 @@ use worker::{
     RequestRedirect, Url,
 };
 
-use crate::config::Config;
-use crate::http::{header_safe, ApiError};
+use crate::core::config::Config;
+use crate::core::http::{header_safe, ApiError};
 
 /// What the origin is told about a callback besides its bytes.
 pub struct Forward<'a> {

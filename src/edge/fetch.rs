@@ -6,14 +6,14 @@ use futures_util::StreamExt;
 use serde_json::json;
 use worker::{js_sys, Date, Env, Headers, Request, Response};
 
-use crate::callback::{self, Event, Verified};
-use crate::config::{Config, ConfigError};
-use crate::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
-use crate::log::RequestLog;
-use crate::origin::{self, Forward};
-use crate::page;
-use crate::status;
-use crate::store::Store;
+use super::origin::{self, Forward};
+use super::store::Store;
+use crate::core::callback::{self, Event, Verified};
+use crate::core::config::{Config, ConfigError};
+use crate::core::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
+use crate::core::log::RequestLog;
+use crate::core::page;
+use crate::core::status;
 use crate::{route, Route};
 
 const KV_BINDING: &str = "PUSH_STATE";

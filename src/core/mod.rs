@@ -1,0 +1,11 @@
+//! The pure core: plain Rust with no `worker` types. Everything from a callback's bytes to a
+//! merged room state, and the rendering of every answer, compiles and is tested natively.
+
+pub mod callback;
+pub mod config;
+pub mod http;
+pub mod log;
+pub mod page;
+pub mod room;
+pub mod signature;
+pub mod status;
