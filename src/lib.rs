@@ -20,6 +20,8 @@ pub enum Route {
     Callback,
     /// `/rooms/{roomId}`, with the raw id segment (validated by the handler).
     Room(String),
+    /// `/rooms/{roomId}/live`, with the raw id segment: a WebSocket of the room's changes.
+    Live(String),
     Rooms,
     Health,
     ClientScript,
@@ -33,6 +35,7 @@ impl Route {
             Route::Preflight => "OPTIONS *",
             Route::Callback => "/callback",
             Route::Room(_) => "/rooms/{roomId}",
+            Route::Live(_) => "/rooms/{roomId}/live",
             Route::Rooms => "/rooms",
             Route::Health => "/healthz",
             Route::ClientScript => "/client.js",
@@ -43,6 +46,7 @@ impl Route {
 
 const ALLOW_CALLBACK: &str = "POST, OPTIONS";
 const ALLOW_READ: &str = "GET, HEAD, OPTIONS";
+const ALLOW_LIVE: &str = "GET, OPTIONS";
 
 /// Which handler a method and path go to: 404 for an unknown path, 405 with `Allow` for a
 /// known path and a wrong method.
@@ -56,13 +60,18 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         "/healthz" => (Route::Health, ALLOW_READ),
         "/client.js" => (Route::ClientScript, ALLOW_READ),
         "/" => (Route::Page, ALLOW_READ),
-        _ => match path.strip_prefix("/rooms/") {
-            Some(id) if !id.contains('/') => (Route::Room(id.to_string()), ALLOW_READ),
+        _ => match path
+            .strip_prefix("/rooms/")
+            .map(|rest| rest.split_once('/'))
+        {
+            Some(None) => (Route::Room(path["/rooms/".len()..].to_string()), ALLOW_READ),
+            Some(Some((id, "live"))) => (Route::Live(id.to_string()), ALLOW_LIVE),
             _ => return Err(ApiError::NotFound),
         },
     };
     let method_fits = match route {
         Route::Callback => method == "POST",
+        Route::Live(_) => method == "GET",
         _ => matches!(method, "GET" | "HEAD"),
     };
     if method_fits {
@@ -91,6 +100,10 @@ mod tests {
         assert_eq!(route("POST", "/callback"), Ok(Route::Callback));
         assert_eq!(route("GET", "/rooms/1253"), Ok(Route::Room("1253".into())));
         assert_eq!(route("HEAD", "/rooms/1253"), Ok(Route::Room("1253".into())));
+        assert_eq!(
+            route("GET", "/rooms/1253/live"),
+            Ok(Route::Live("1253".into()))
+        );
         assert_eq!(route("GET", "/rooms"), Ok(Route::Rooms));
         assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
         assert_eq!(route("GET", "/client.js"), Ok(Route::ClientScript));
@@ -104,7 +117,14 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_not_found() {
-        for path in ["/rooms/1/x", "/callback/", "/nope", "/rooms/1/"] {
+        for path in [
+            "/rooms/1/x",
+            "/callback/",
+            "/nope",
+            "/rooms/1/",
+            "/rooms/1/live/",
+            "/rooms/1/live/x",
+        ] {
             assert_eq!(route("GET", path), Err(ApiError::NotFound), "{path}");
         }
     }
@@ -118,6 +138,10 @@ mod tests {
         assert_eq!(
             route("POST", "/rooms/1"),
             Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS"))
+        );
+        assert_eq!(
+            route("HEAD", "/rooms/1/live"),
+            Err(ApiError::MethodNotAllowed("GET, OPTIONS"))
         );
         assert_eq!(
             route("DELETE", "/healthz"),

@@ -489,35 +489,6 @@ fn state_survives_a_restart_and_unreadable_state_is_rebuilt() {
     assert_eq!(w.room(room)["state"], "streaming");
 }
 
-fn put_local_kv(state_dir: &std::path::Path, key: &str, value: &str) {
-    let dir = temp_dir("kvput");
-    let config = dir.join("wrangler.toml");
-    std::fs::write(
-        &config,
-        "name = \"kv-put\"\ncompatibility_date = \"2026-11-01\"\nsend_metrics = false\n\
-         [[kv_namespaces]]\nbinding = \"PUSH_STATE\"\nid = \"e2e\"\n",
-    )
-    .expect("write config");
-    let status = node_command(root().join("node_modules/.bin/wrangler"))
-        .args([
-            "kv",
-            "key",
-            "put",
-            key,
-            value,
-            "--binding",
-            "PUSH_STATE",
-            "--local",
-        ])
-        .arg("--config")
-        .arg(&config)
-        .arg("--persist-to")
-        .arg(state_dir)
-        .status()
-        .expect("run wrangler kv key put");
-    assert!(status.success(), "wrangler kv key put failed");
-}
-
 /// Tasks of one room arriving at the same moment (main and backup pushes, say) must all be
 /// kept: each answer is either 200 with the event stored, or a 5xx the sender retries.
 #[test]

@@ -23,6 +23,8 @@ pub struct Config {
     pub allowed_origins: AllowedOrigins,
     pub poll_interval_seconds: u32,
     pub status_token: Option<String>,
+    /// Open live (WebSocket) connections allowed per room.
+    pub max_live_connections_per_room: u32,
 }
 
 /// `ALLOWED_ORIGINS`: `*`, or the exact origins whose requests get CORS headers.
@@ -41,6 +43,9 @@ pub struct ConfigError {
 pub const DEFAULT_EXPIRE_LEEWAY_SECONDS: i64 = 30;
 pub const DEFAULT_ORIGIN_TIMEOUT_MS: u32 = 8000;
 pub const DEFAULT_POLL_INTERVAL_SECONDS: u32 = 5;
+pub const DEFAULT_MAX_LIVE_CONNECTIONS_PER_ROOM: u32 = 1000;
+/// Cloudflare's limit of hibernatable WebSockets per Durable Object is 32,768.
+const MAX_LIVE_CONNECTIONS_PER_ROOM: u32 = 32_000;
 /// A day: leeway or look-ahead beyond this is a typo, not a policy.
 const MAX_WINDOW_SECONDS: i64 = 86_400;
 /// Kept under the sender's 10 s wait (API.md).
@@ -110,6 +115,12 @@ impl Config {
             1..=MAX_POLL_INTERVAL_SECONDS,
         )?
         .unwrap_or(DEFAULT_POLL_INTERVAL_SECONDS);
+        let max_live_connections_per_room = parse_number(
+            var("MAX_LIVE_CONNECTIONS_PER_ROOM"),
+            "MAX_LIVE_CONNECTIONS_PER_ROOM",
+            1..=MAX_LIVE_CONNECTIONS_PER_ROOM,
+        )?
+        .unwrap_or(DEFAULT_MAX_LIVE_CONNECTIONS_PER_ROOM);
 
         Ok(Config {
             sdk_app_ids,
@@ -124,6 +135,7 @@ impl Config {
             allowed_origins,
             poll_interval_seconds,
             status_token: var("STATUS_TOKEN"),
+            max_live_connections_per_room,
         })
     }
 
@@ -240,6 +252,7 @@ mod tests {
         assert_eq!(c.origin_timeout_ms, 8000);
         assert_eq!(c.allowed_origins, AllowedOrigins::Any);
         assert_eq!(c.poll_interval_seconds, 5);
+        assert_eq!(c.max_live_connections_per_room, 1000);
         assert_eq!(c.signing(), Signing::Missing);
     }
 
@@ -295,6 +308,12 @@ mod tests {
             failing_variable(&[app, ("ALLOWED_ORIGINS", "https://a.example/path")]),
             "ALLOWED_ORIGINS"
         );
+        for bad in ["0", "32001", "many"] {
+            assert_eq!(
+                failing_variable(&[app, ("MAX_LIVE_CONNECTIONS_PER_ROOM", bad)]),
+                "MAX_LIVE_CONNECTIONS_PER_ROOM"
+            );
+        }
     }
 
     #[test]

@@ -31,6 +31,12 @@ pub enum ApiError {
     InvalidRoomId,
     TooManyRooms(usize),
     Unauthorized,
+    /// `/rooms/{roomId}/live` without `Upgrade: websocket`.
+    UpgradeRequired,
+    /// A live upgrade whose `Origin` is not in `ALLOWED_ORIGINS`.
+    OriginNotAllowed,
+    /// The room already has `MAX_LIVE_CONNECTIONS_PER_ROOM` live connections.
+    TooManyConnections,
     Internal,
 }
 
@@ -44,7 +50,9 @@ impl ApiError {
             | ApiError::InvalidRoomId
             | ApiError::UnknownQueryApp
             | ApiError::TooManyRooms(_) => 400,
-            ApiError::UnknownApp => 403,
+            ApiError::UnknownApp | ApiError::OriginNotAllowed => 403,
+            ApiError::UpgradeRequired => 426,
+            ApiError::TooManyConnections => 429,
             ApiError::NotConfigured(_) | ApiError::StorageUnavailable => 503,
             ApiError::MissingSignature
             | ApiError::BadSignature
@@ -78,6 +86,9 @@ impl ApiError {
             ApiError::InvalidRoomId => "invalid_room_id",
             ApiError::TooManyRooms(_) => "too_many_rooms",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::UpgradeRequired => "upgrade_required",
+            ApiError::OriginNotAllowed => "origin_not_allowed",
+            ApiError::TooManyConnections => "too_many_connections",
             ApiError::Internal => "internal_error",
         }
     }
@@ -116,6 +127,14 @@ impl ApiError {
                 format!("{n} distinct room ids asked; at most {MAX_BATCH_ROOMS} are allowed")
             }
             ApiError::Unauthorized => "a valid 'Authorization: Bearer <token>' is required".into(),
+            ApiError::UpgradeRequired => {
+                "this route is a WebSocket: send 'Upgrade: websocket'".into()
+            }
+            ApiError::OriginNotAllowed => "this Origin is not in ALLOWED_ORIGINS".into(),
+            ApiError::TooManyConnections => {
+                "the room has as many live connections as MAX_LIVE_CONNECTIONS_PER_ROOM allows"
+                    .into()
+            }
             ApiError::Internal => "internal error".into(),
         }
     }
@@ -139,6 +158,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(allow) => reply.header("allow", allow),
             ApiError::StorageUnavailable => reply.header("retry-after", "5"),
             ApiError::Unauthorized => reply.header("www-authenticate", "Bearer"),
+            ApiError::UpgradeRequired => reply.header("upgrade", "websocket"),
             _ => {}
         }
         reply

@@ -4,8 +4,10 @@
 pub mod callback;
 pub mod config;
 pub mod http;
+pub mod live;
 pub mod log;
 pub mod page;
+pub mod readmodel;
 pub mod room;
 pub mod signature;
 pub mod status;

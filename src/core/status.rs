@@ -63,6 +63,21 @@ fn headline_task(tasks: &[PushEvent]) -> Option<&PushEvent> {
         .or_else(|| tasks.iter().max_by(by(stop_time)))
 }
 
+/// One room's status answer as sent: the JSON body, its bytes and its ETag (the same for
+/// `GET /rooms/{roomId}` and a live message).
+pub struct Rendered {
+    pub body: Value,
+    pub bytes: Vec<u8>,
+    pub etag: String,
+}
+
+pub fn render(sdk_app_id: u64, room_id: u32, room: Option<&Room>) -> Rendered {
+    let body = room_status(sdk_app_id, room_id, room);
+    let bytes = body.to_string().into_bytes();
+    let etag = etag(&bytes);
+    Rendered { body, bytes, etag }
+}
+
 /// A strong entity tag for a body: its md5, quoted.
 pub fn etag(body: &[u8]) -> String {
     format!("\"{}\"", hex::encode(Md5::digest(body)))

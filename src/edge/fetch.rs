@@ -1,22 +1,30 @@
 //! The edge shell: moves a `worker::Request` through the pure core and back out as a
 //! `worker::Response`, with one log line per request. Decisions live in the core modules;
-//! this file only reads the request, the env, the clock, KV and the origin.
+//! this file only reads the request, the env, the clock, the room objects, KV and the origin.
 
 use futures_util::StreamExt;
 use serde_json::json;
-use worker::{js_sys, Date, Env, Headers, Request, Response};
+use worker::{js_sys, Date, Env, Request, Response};
 
 use super::origin::{self, Forward};
-use super::store::Store;
+use super::room_object;
+use super::store::{Store, KV_BINDING};
+use super::{env_string, into_response};
 use crate::core::callback::{self, Event, Verified};
 use crate::core::config::{Config, ConfigError};
 use crate::core::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
+use crate::core::live;
 use crate::core::log::RequestLog;
 use crate::core::page;
+use crate::core::room;
 use crate::core::status;
 use crate::{route, Route};
 
-const KV_BINDING: &str = "PUSH_STATE";
+/// An answer: a plain reply, or the room object's WebSocket upgrade passed through.
+enum Answer {
+    Reply(Reply),
+    Upgrade(Response),
+}
 
 /// Every request's way through the worker; always ends in a well-formed answer.
 pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
@@ -26,17 +34,24 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     let method = req.method().to_string();
     let mut log = RequestLog::new(request_id.clone(), &method);
 
-    let mut reply = respond(&mut req, &env, &method, &mut log).await;
+    let answer = respond(&mut req, &env, &method, &mut log).await;
+    let elapsed = || Date::now().as_millis().saturating_sub(started_ms);
+    let mut reply = match answer {
+        Answer::Reply(reply) => reply,
+        Answer::Upgrade(response) => {
+            worker::console_log!("{}", log.line(response.status_code(), elapsed()));
+            return Ok(response);
+        }
+    };
     if method == "HEAD" {
         reply = reply.without_body();
     }
     reply.header("x-request-id", &request_id);
-    let elapsed = Date::now().as_millis().saturating_sub(started_ms);
-    worker::console_log!("{}", log.line(reply.status, elapsed));
+    worker::console_log!("{}", log.line(reply.status, elapsed()));
     into_response(reply)
 }
 
-async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLog) -> Reply {
+async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLog) -> Answer {
     let path = req.path();
     let route = route(method, &path);
     if let Ok(r) = &route {
@@ -46,10 +61,10 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         Ok(config) => config,
         Err(e) => {
             log.error = Some("not_configured");
-            return match route {
+            return Answer::Reply(match route {
                 Ok(Route::Health) => health_unconfigured(e),
                 _ => ApiError::NotConfigured(e.variable).into_reply(),
-            };
+            });
         }
     };
     let origin = header(req, "origin");
@@ -59,6 +74,12 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         Ok(Route::Preflight) => Ok(http::preflight(&config.allowed_origins, origin.as_deref())),
         Ok(Route::Room(id)) => read_status(req, env, &config, Some(&id), log).await,
         Ok(Route::Rooms) => read_status(req, env, &config, None, log).await,
+        Ok(Route::Live(id)) => match connect_live(req, env, &config, &id, log).await {
+            // A 101 carries the socket and goes out as the object made it.
+            Ok(response) if response.status_code() == 101 => return Answer::Upgrade(response),
+            Ok(response) => Ok(object_refusal(response, log).await),
+            Err(e) => Err(e),
+        },
         Ok(Route::Health) => Ok(health(&config)),
         Ok(Route::ClientScript) => Ok(page::client_script(if_none_match.as_deref())),
         Ok(Route::Page) => Ok(page::index_page(if_none_match.as_deref())),
@@ -73,7 +94,7 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
     if path != "/callback" || method == "OPTIONS" {
         http::add_cors(&mut reply, &config.allowed_origins, origin.as_deref());
     }
-    reply
+    Answer::Reply(reply)
 }
 
 /// `POST /callback`: checks 1–10, then state, then the origin.
@@ -94,10 +115,18 @@ async fn receive_callback(
 
     let outcome = match &verified.event {
         Event::Ignored => "ignored",
-        Event::Push(event) => store(env, config)?
-            .apply(verified.sdk_app_id, event.clone(), log)
-            .await?
-            .as_str(),
+        Event::Push(event) => {
+            let applied = room_object::apply(env, verified.sdk_app_id, event).await?;
+            let outcome = outcome_name(&applied.outcome)?;
+            if outcome == "applied" {
+                // This location serves the new state from now on, whatever KV says yet.
+                let key = room::key(verified.sdk_app_id, event.room_id);
+                store(env, config)?
+                    .remember(&key, Some(&applied.room), log)
+                    .await;
+            }
+            outcome
+        }
     };
     log.outcome = Some(outcome);
 
@@ -121,6 +150,71 @@ async fn receive_callback(
         200,
         &json!({"error_code": 0, "outcome": outcome}),
     ))
+}
+
+/// The object's outcome as one of API.md's names.
+fn outcome_name(outcome: &str) -> Result<&'static str, ApiError> {
+    ["applied", "duplicate", "stale"]
+        .into_iter()
+        .find(|known| *known == outcome)
+        .ok_or(ApiError::Internal)
+}
+
+/// `GET /rooms/{roomId}/live`: the status read's token, room and app rules, the origin
+/// allow-list (browsers apply no CORS to WebSockets), then the room's object takes the socket.
+async fn connect_live(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    raw_id: &str,
+    log: &mut RequestLog,
+) -> Result<Response, ApiError> {
+    let url = req.url().map_err(|_| ApiError::NotFound)?;
+    let query = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if let Some(token) = &config.status_token {
+        let authorization = header(req, "authorization");
+        if !live::token_matches(authorization.as_deref(), query("token").as_deref(), token) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    if !live::origin_allowed(&config.allowed_origins, header(req, "origin").as_deref()) {
+        return Err(ApiError::OriginNotAllowed);
+    }
+    if !live::is_upgrade(header(req, "upgrade").as_deref()) {
+        return Err(ApiError::UpgradeRequired);
+    }
+    let room_id = status::parse_room_id(raw_id)?;
+    let app = status::pick_app(query("sdkAppId").as_deref(), &config.sdk_app_ids)?;
+    log.sdk_app_id = Some(app);
+    log.room_id = Some(room_id);
+    room_object::connect_live(env, app, room_id, config.max_live_connections_per_room).await
+}
+
+/// The object refused an upgrade (429 `too_many_connections`, or its own failure): its JSON
+/// error becomes this request's answer, with the usual headers.
+async fn object_refusal(mut response: Response, log: &mut RequestLog) -> Reply {
+    let status = response.status_code();
+    let body = response.bytes().await.unwrap_or_default();
+    let code = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string));
+    log.error = match code.as_deref() {
+        Some("too_many_connections") => Some("too_many_connections"),
+        _ => Some("storage_unavailable"),
+    };
+    match code.as_deref() {
+        Some("too_many_connections") => ApiError::TooManyConnections.into_reply(),
+        _ => {
+            log.warn(format!(
+                "room object refused a live upgrade with HTTP {status}"
+            ));
+            ApiError::StorageUnavailable.into_reply()
+        }
+    }
 }
 
 fn note_event(log: &mut RequestLog, verified: &Verified) {
@@ -243,10 +337,14 @@ fn health_unconfigured(e: ConfigError) -> Reply {
 
 fn load_config(env: &Env) -> Result<Config, ConfigError> {
     let config = Config::from_lookup(|name| env_string(env, name))?;
-    if env.kv(KV_BINDING).is_err() {
-        return Err(ConfigError {
-            variable: KV_BINDING,
-        });
+    for binding in [KV_BINDING, room_object::BINDING] {
+        let bound = match binding {
+            KV_BINDING => env.kv(binding).is_ok(),
+            _ => env.durable_object(binding).is_ok(),
+        };
+        if !bound {
+            return Err(ConfigError { variable: binding });
+        }
     }
     Ok(config)
 }
@@ -258,19 +356,6 @@ fn store(env: &Env, config: &Config) -> Result<Store, ApiError> {
     Ok(Store::new(kv, config.poll_interval_seconds))
 }
 
-/// A var or secret as text. A `[vars]` number or boolean (`SDK_APP_IDS = 1400000001`) is read
-/// as its text too, so a config that looks right is not refused over TOML quoting.
-fn env_string(env: &Env, name: &str) -> Option<String> {
-    let value = js_sys::Reflect::get(env, &name.into()).ok()?;
-    if let Some(text) = value.as_string() {
-        return Some(text);
-    }
-    if let Some(number) = value.as_f64() {
-        return (number.fract() == 0.0 && number.abs() < 9.0e15).then(|| format!("{number:.0}"));
-    }
-    value.as_bool().map(|b| b.to_string())
-}
-
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
@@ -278,17 +363,4 @@ fn header(req: &Request, name: &str) -> Option<String> {
 fn generate_request_id() -> String {
     let part = || (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
     format!("{:08x}{:08x}", part(), part())
-}
-
-fn into_response(reply: Reply) -> worker::Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in &reply.headers {
-        headers.set(name, value)?;
-    }
-    let response = if reply.body.is_empty() {
-        Response::empty()?
-    } else {
-        Response::from_bytes(reply.body)?
-    };
-    Ok(response.with_status(reply.status).with_headers(headers))
 }

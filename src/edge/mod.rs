@@ -3,4 +3,35 @@
 
 pub mod fetch;
 mod origin;
+pub mod room_object;
 mod store;
+
+use worker::{js_sys, Env, Headers, Response};
+
+use crate::core::http::Reply;
+
+/// A var or secret as text. A `[vars]` number or boolean (`SDK_APP_IDS = 1400000001`) is read
+/// as its text too, so a config that looks right is not refused over TOML quoting.
+pub fn env_string(env: &Env, name: &str) -> Option<String> {
+    let value = js_sys::Reflect::get(env, &name.into()).ok()?;
+    if let Some(text) = value.as_string() {
+        return Some(text);
+    }
+    if let Some(number) = value.as_f64() {
+        return (number.fract() == 0.0 && number.abs() < 9.0e15).then(|| format!("{number:.0}"));
+    }
+    value.as_bool().map(|b| b.to_string())
+}
+
+pub fn into_response(reply: Reply) -> worker::Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
+    }
+    let response = if reply.body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::from_bytes(reply.body)?
+    };
+    Ok(response.with_status(reply.status).with_headers(headers))
+}

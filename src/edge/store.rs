@@ -1,22 +1,23 @@
-//! Room state in Workers KV, with the Workers Cache API in front of it for status reads.
+//! The read model: room state in Workers KV, with the Workers Cache API in front of it for
+//! status reads.
 //!
 //! Status reads look in this location's cache first and read KV only when the entry is
 //! missing or older than one poll interval: a thousand viewers of one room cost about one KV
 //! read per interval per location, not a thousand. The first poll to find an entry stale
-//! re-stamps it before reading KV, so polls arriving meanwhile do not all read KV too. The
-//! callback path writes KV and then refreshes the cached entry, so the location that
+//! re-stamps it before reading KV, so polls arriving meanwhile do not all read KV too. KV is
+//! written only by the room's object (`room_object`); a callback that changed a room
+//! refreshes this location's cached entry with the object's answer, so the location that
 //! received a callback never serves the state from before it.
-//! Not here: merge rules (`room`), rendering (`status`).
+//! Not here: merge rules (`room`), rendering (`status`), writes (`room_object`).
 
 use std::cell::RefCell;
 
 use futures_util::future::join_all;
 use worker::{Cache, Date, Headers, KvStore, Response};
 
-use crate::core::callback::PushEvent;
 use crate::core::http::ApiError;
 use crate::core::log::RequestLog;
-use crate::core::room::{self, Outcome, Room};
+use crate::core::room::{self, Room};
 
 /// A host no request ever uses: cache keys must be URLs, and a fixed host keeps the keys the
 /// same whichever hostname a callback or a poll came in on.
@@ -25,8 +26,8 @@ const CACHE_HOST: &str = "https://room-state.tiw-push-edge.internal";
 const ABSENT: &str = "null";
 /// When a cache entry was written, in Unix milliseconds.
 const STORED_AT_HEADER: &str = "x-stored-at";
-/// Merge-and-write rounds before a callback that keeps losing races answers 503.
-const WRITE_ATTEMPTS: u32 = 3;
+/// The KV namespace binding.
+pub const KV_BINDING: &str = "PUSH_STATE";
 
 pub struct Store {
     kv: KvStore,
@@ -41,69 +42,6 @@ impl Store {
             cache: Cache::default(),
             cache_seconds,
         }
-    }
-
-    /// Merges one verified push event into its room; writes KV only when it changed.
-    ///
-    /// KV has no compare-and-swap, so two callbacks of one room merged at the same moment
-    /// could each write a state without the other's event. After writing, the value is read
-    /// back (KV shows a location its own writes at once); if a concurrent write has replaced
-    /// it without this event, the event is merged into that value and written again. If that
-    /// keeps losing, the answer is 503 and the sender's retry brings the event back. The
-    /// remaining window (a concurrent write landing after the read-back) is described in
-    /// docs/RUNBOOK.md, "Workers KV is eventually consistent".
-    pub async fn apply(
-        &self,
-        sdk_app_id: u64,
-        event: PushEvent,
-        log: &mut RequestLog,
-    ) -> Result<Outcome, ApiError> {
-        let key = room::key(sdk_app_id, event.room_id);
-        let mut stored = self.read(&key, log).await?;
-        for attempt in 1..=WRITE_ATTEMPTS {
-            let mut room = decode(&key, stored.as_deref(), log).unwrap_or_default();
-            let outcome = room.apply(event.clone());
-            if outcome != Outcome::Applied {
-                self.remember(&key, stored.as_deref(), log).await;
-                // After a lost race, "already there" means our earlier write is in.
-                return Ok(if attempt == 1 {
-                    outcome
-                } else {
-                    Outcome::Applied
-                });
-            }
-            let value = room.encode();
-            self.write(&key, &value, log).await?;
-            stored = self.read(&key, log).await?;
-            if stored.as_deref() == Some(value.as_str()) {
-                self.remember(&key, stored.as_deref(), log).await;
-                return Ok(Outcome::Applied);
-            }
-            log.warn(format!(
-                "{key} changed under a concurrent write (attempt {attempt}); merging again"
-            ));
-        }
-        log.warn(format!(
-            "{key}: gave up after {WRITE_ATTEMPTS} concurrent writes; the sender will retry"
-        ));
-        Err(ApiError::StorageUnavailable)
-    }
-
-    async fn read(&self, key: &str, log: &mut RequestLog) -> Result<Option<String>, ApiError> {
-        self.kv.get(key).text().await.map_err(|e| {
-            log.warn(format!("kv get {key} failed: {e}"));
-            ApiError::StorageUnavailable
-        })
-    }
-
-    async fn write(&self, key: &str, value: &str, log: &mut RequestLog) -> Result<(), ApiError> {
-        let failed = |log: &mut RequestLog, e: worker::KvError| {
-            // Includes KV's one-write-per-second-per-key limit: the sender retries in 5 s.
-            log.warn(format!("kv put {key} failed: {e}"));
-            ApiError::StorageUnavailable
-        };
-        let put = self.kv.put(key, value).map_err(|e| failed(log, e))?;
-        put.execute().await.map_err(|e| failed(log, e))
     }
 
     /// The stored rooms of `room_ids`, in order (`None`: never seen), and how many came from KV.
@@ -180,7 +118,7 @@ impl Store {
             ApiError::StorageUnavailable
         };
         if let [key] = keys {
-            return Ok(vec![self.read(key, log).await?]);
+            return Ok(vec![read(&self.kv, key, log).await?]);
         }
         let mut found = self
             .kv
@@ -216,7 +154,7 @@ impl Store {
 
     /// Caches a key's value, fresh for one poll interval. A cache failure costs only KV
     /// reads, so it is logged, not returned.
-    async fn remember(&self, key: &str, value: Option<&str>, log: &mut RequestLog) {
+    pub async fn remember(&self, key: &str, value: Option<&str>, log: &mut RequestLog) {
         if let Err(e) = self.put_cached(key, value).await {
             log.warn(format!("cache put {key} failed: {e}"));
         }
@@ -246,6 +184,28 @@ impl Store {
         let response = Response::ok(value.unwrap_or(ABSENT))?.with_headers(headers);
         self.cache.put(cache_url(key), response).await
     }
+}
+
+/// One KV get.
+pub async fn read(
+    kv: &KvStore,
+    key: &str,
+    log: &mut RequestLog,
+) -> Result<Option<String>, ApiError> {
+    kv.get(key).text().await.map_err(|e| {
+        log.warn(format!("kv get {key} failed: {e}"));
+        ApiError::StorageUnavailable
+    })
+}
+
+/// One KV put (the room object's alarm; KV's one-write-per-second limit included, a failure
+/// is the object's to retry).
+pub async fn write(kv: &KvStore, key: &str, value: &str) -> Result<(), String> {
+    kv.put(key, value)
+        .map_err(|e| e.to_string())?
+        .execute()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 thread_local! {

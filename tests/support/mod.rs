@@ -284,7 +284,9 @@ impl Drop for Worker {
 fn wrangler_toml(main: &Path, vars: &[(&str, String)]) -> String {
     let mut toml = format!(
         "name = \"tiw-push-edge-e2e\"\nmain = {main:?}\ncompatibility_date = \"2026-11-01\"\n\
-         send_metrics = false\n\n[[kv_namespaces]]\nbinding = \"PUSH_STATE\"\nid = \"e2e\"\n\n[vars]\n",
+         send_metrics = false\n\n[[kv_namespaces]]\nbinding = \"PUSH_STATE\"\nid = \"e2e\"\n\n\
+         [[durable_objects.bindings]]\nname = \"ROOMS\"\nclass_name = \"RoomObject\"\n\n\
+         [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"RoomObject\"]\n\n[vars]\n",
         main = main.display().to_string()
     );
     for (name, value) in vars {
@@ -483,4 +485,120 @@ pub fn outcome(worker: &Worker, body: &Value) -> String {
     let json = res.json();
     assert_eq!(json["error_code"], 0);
     json["outcome"].as_str().unwrap_or_default().to_string()
+}
+
+/// Writes a KV value behind the worker's back (the worker should be stopped), as an older
+/// version of the worker or a stray `wrangler kv key put` would.
+pub fn put_local_kv(state_dir: &Path, key: &str, value: &str) {
+    let dir = temp_dir("kvput");
+    let config = dir.join("wrangler.toml");
+    std::fs::write(
+        &config,
+        "name = \"kv-put\"\ncompatibility_date = \"2026-11-01\"\nsend_metrics = false\n\
+         [[kv_namespaces]]\nbinding = \"PUSH_STATE\"\nid = \"e2e\"\n",
+    )
+    .expect("write config");
+    let status = node_command(root().join("node_modules/.bin/wrangler"))
+        .args([
+            "kv",
+            "key",
+            "put",
+            key,
+            value,
+            "--binding",
+            "PUSH_STATE",
+            "--local",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--persist-to")
+        .arg(state_dir)
+        .status()
+        .expect("run wrangler kv key put");
+    assert!(status.success(), "wrangler kv key put failed");
+}
+
+// ---- live updates ----
+
+pub type Live = tungstenite::WebSocket<TcpStream>;
+
+/// Opens `GET {path}` as a WebSocket with extra headers; `Err` is the refusal's HTTP answer
+/// (status and body) or a transport failure (status 0).
+pub fn live_connect(
+    worker: &Worker,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Live, Response> {
+    use tungstenite::client::IntoClientRequest;
+    let failed = |why: String| Response {
+        status: 0,
+        headers: Vec::new(),
+        body: why.into_bytes(),
+    };
+    let url = format!("ws://127.0.0.1:{}{path}", worker.port);
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| failed(e.to_string()))?;
+    for (name, value) in headers {
+        let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| failed(e.to_string()))?;
+        let value =
+            tungstenite::http::HeaderValue::from_str(value).map_err(|e| failed(e.to_string()))?;
+        request.headers_mut().insert(name, value);
+    }
+    let stream =
+        TcpStream::connect(("127.0.0.1", worker.port)).map_err(|e| failed(e.to_string()))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .map_err(|e| failed(e.to_string()))?;
+    match tungstenite::client(request, stream) {
+        Ok((socket, _)) => Ok(socket),
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(res))) => Err(Response {
+            status: res.status().as_u16(),
+            headers: res
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_string()))
+                .collect(),
+            body: res.body().clone().unwrap_or_default(),
+        }),
+        Err(e) => Err(failed(e.to_string())),
+    }
+}
+
+/// Sends a WebSocket upgrade that is expected to be refused, as plain HTTP, and returns the
+/// answer with its body (a 101 would leave the body empty).
+pub fn live_refusal(worker: &Worker, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut all = vec![
+        ("upgrade", "websocket"),
+        ("connection", "Upgrade"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("sec-websocket-version", "13"),
+    ];
+    all.extend_from_slice(headers);
+    worker.request("GET", path, &all, b"")
+}
+
+/// The next text message, parsed as JSON (panics on a timeout or a non-text frame).
+pub fn next_message(socket: &mut Live) -> Value {
+    loop {
+        match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => {
+                return serde_json::from_str(text.as_str())
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+            }
+            Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_)) => continue,
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+/// The worker's JSON log lines of one room object event (`kv_write`, `seeded`, ...).
+pub fn object_events(worker: &Worker, event: &str) -> Vec<Value> {
+    worker
+        .logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
+        .filter(|v| v["component"] == "room-object" && v["event"] == event)
+        .collect()
 }
