@@ -1,5 +1,6 @@
 // Headless-Chromium end-to-end test of the status page (`GET /`) and the browser client
-// (`GET /client.js`) against a running worker.
+// (`GET /client.js`) against a running worker: first live, over the WebSocket of
+// `GET /rooms/{id}/live`, then with that socket refused, falling back to conditional polling.
 //
 //   node tests/browser.mjs <baseUrl> <callbackKey> <sdkAppId>
 //   (or BASE_URL, CALLBACK_KEY, SDK_APP_ID in the environment)
@@ -157,7 +158,96 @@ async function waitForNotModified(room, since, label) {
   );
 }
 
+// ---- live sockets the page opened ----
+
+/** Every WebSocket the page opened: its room, when, and whether it closed. */
+const sockets = [];
+const liveRoomOf = (url) => new URL(url).pathname.match(/^\/rooms\/(\d+)\/live$/)?.[1];
+
+function recordSockets(page) {
+  page.on("websocket", (ws) => {
+    const entry = { room: liveRoomOf(ws.url()), at: Date.now(), url: ws.url(), closed: false, frames: 0 };
+    ws.on("framereceived", () => {
+      entry.frames += 1;
+    });
+    ws.on("close", () => {
+      entry.closed = true;
+    });
+    sockets.push(entry);
+  });
+}
+
+async function waitForMode(page, want) {
+  try {
+    await page.waitForFunction(
+      (mode) => document.querySelector("#mode")?.textContent.trim() === mode,
+      want,
+      { timeout: WAIT_MS },
+    );
+  } catch {
+    const shown = await page.locator("#mode").textContent();
+    throw new CheckFailed(`#mode did not show "${want}" within ${WAIT_MS / 1000} s: it shows ${JSON.stringify(shown)}`);
+  }
+}
+
 // ---- the checks ----
+
+/** The page goes live over the socket and follows the room with no polling at all. */
+async function pageFollowsTheRoomLive(page) {
+  const room = freshRoom();
+  const task = `live-${room}`;
+  await page.goto(`${base}/?room=${room}`, { timeout: WAIT_MS });
+  await waitForMode(page, "live");
+  await waitForState(page, "idle");
+  const liveAt = Date.now();
+  ok(`page /?room=${room} is live over GET /rooms/${room}/live and shows "idle"`);
+
+  const t = Math.floor(Date.now() / 1000);
+  let sent = Date.now();
+  await callback(startedEvent(room, task, t));
+  await waitForState(page, "streaming");
+  const startMs = Date.now() - sent;
+  sent = Date.now();
+  await callback(stoppedEvent(room, task, t, t + 1));
+  await waitForState(page, "stopped");
+  const stopMs = Date.now() - sent;
+  const latepolls = pollsOf(room).filter((p) => p.at > liveAt);
+  check(
+    latepolls.length === 0,
+    `the page polled while live: ${latepolls.map((p) => `GET /rooms/${p.room} -> ${p.status}`).join(", ")}`,
+  );
+  const opened = sockets.filter((s) => s.room === String(room));
+  check(opened.length === 1 && !opened[0].closed, `want one open socket for room ${room}, got ${JSON.stringify(opened)}`);
+  ok(`signed start then stop -> "streaming" (${startMs} ms), "stopped" (${stopMs} ms) over the socket, no poll while live`);
+
+  // stop() closes the socket.
+  const other = freshRoom();
+  await page.evaluate(
+    async ({ other, waitMs }) => {
+      const { watchRoom } = await import("/client.js");
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no live onChange")), waitMs);
+        let stop = null;
+        stop = watchRoom(location.origin, other, () => {}, {
+          onMode: (mode) => {
+            if (mode !== "live") return;
+            clearTimeout(timer);
+            setTimeout(() => {
+              stop();
+              resolve();
+            }, 0);
+          },
+        });
+      });
+    },
+    { other, waitMs: WAIT_MS },
+  );
+  await until(`the socket of room ${other} to close after stop()`, () =>
+    sockets.some((s) => s.room === String(other) && s.closed),
+  );
+  ok("stop() closes the live socket");
+}
+
 
 async function pageFollowsTheRoom(page) {
   const room = freshRoom();
@@ -320,18 +410,31 @@ async function main() {
   });
   const problems = [];
   try {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(WAIT_MS);
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    page.on("console", (msg) => {
-      const path = new URL(msg.location().url || base, base).pathname;
-      if (msg.type() === "error" && !expectedErrorPaths.has(path)) {
-        problems.push(`console error: ${msg.text()} (${msg.location().url})`);
-      }
-    });
-    record(page);
+    const watchProblems = (page) => {
+      page.setDefaultTimeout(WAIT_MS);
+      page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+      page.on("console", (msg) => {
+        const path = new URL(msg.location().url || base, base).pathname;
+        if (msg.type() === "error" && !expectedErrorPaths.has(path)) {
+          problems.push(`console error: ${msg.text()} (${msg.location().url})`);
+        }
+      });
+      record(page);
+      recordSockets(page);
+    };
 
+    const livePage = await browser.newPage();
+    watchProblems(livePage);
+    await pageFollowsTheRoomLive(livePage);
+    await livePage.close();
+
+    // The same page with every live socket refused (closed before any message): it polls.
+    const page = await browser.newPage();
+    watchProblems(page);
+    await page.routeWebSocket(/\/live/, (ws) => ws.close({ code: 1011, reason: "refused by the test" }));
     const room = await pageFollowsTheRoom(page);
+    await waitForMode(page, "polling");
+    ok(`with /live refused the page shows "polling" and followed the room by polls`);
     await pageRecoversFromErrors(page, room);
     const replaced = await formSwitchesRooms(page, room);
     await endedWatchesStopPolling(page, replaced);
