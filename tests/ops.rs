@@ -140,6 +140,15 @@ fn deploy_dry_run_bundles_the_local_and_production_configs_offline() {
             "({label}) {output}"
         );
         assert!(output.contains("env.SDK_APP_IDS"), "({label}) {output}");
+        // Durable Object bindings are not inherited either; the migration is.
+        assert!(
+            output.contains("env.ROOMS (RoomObject)"),
+            "({label}) {output}"
+        );
+        assert!(
+            output.contains("env.MAX_LIVE_CONNECTIONS_PER_ROOM"),
+            "({label}) {output}"
+        );
         let kv_id = output
             .split("env.PUSH_STATE (")
             .nth(1)
