@@ -13,7 +13,7 @@
 //! the object existed keep their state.
 //! Not here: merge rules (`room`), rendering (`status`), live-upgrade rules (`live`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -72,6 +72,9 @@ pub struct RoomObject {
     env: Env,
     /// The stored state as last read or written; storage stays the truth.
     memory: RefCell<Option<Stored>>,
+    /// The alarm this instance set and that has not fired yet (ms), so a burst of changes
+    /// sets it once. Forgotten on eviction; setting it again then is harmless.
+    alarm_at: Cell<Option<u64>>,
 }
 
 impl DurableObject for RoomObject {
@@ -84,6 +87,7 @@ impl DurableObject for RoomObject {
             state,
             env,
             memory: RefCell::new(None),
+            alarm_at: Cell::new(None),
         }
     }
 
@@ -97,6 +101,7 @@ impl DurableObject for RoomObject {
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
+        self.alarm_at.set(None);
         self.write_read_model().await?;
         Response::empty()
     }
@@ -143,13 +148,17 @@ impl RoomObject {
     async fn apply(&self, req: &mut Request) -> Result<Response, ApiError> {
         let call: ApplyCall = req.json().await.map_err(|_| ApiError::Internal)?;
         let event = call.event;
-        let mut stored = self.load(call.sdk_app_id, event.room_id).await?;
+        let (mut stored, seeded) = self.load(call.sdk_app_id, event.room_id).await?;
         let mut room = decode(&stored);
         let outcome = room.apply(event);
         if outcome == Outcome::Applied {
             stored.room = room.encode();
             stored.read_model.changed();
+        }
+        if outcome == Outcome::Applied || seeded {
             self.save(&stored).await?;
+        }
+        if outcome == Outcome::Applied {
             self.broadcast(&stored, &room);
         }
         // Also after a duplicate: a retried event whose first answer was lost still gets its
@@ -185,7 +194,10 @@ impl RoomObject {
         if self.state.get_websockets().len() as u64 >= max {
             return Err(ApiError::TooManyConnections);
         }
-        let stored = self.load(app, room_id).await?;
+        let (stored, seeded) = self.load(app, room_id).await?;
+        if seeded {
+            self.save(&stored).await?;
+        }
         let pair = WebSocketPair::new().map_err(|_| ApiError::Internal)?;
         self.state.accept_web_socket(&pair.server);
         let rendered = status::render(app, room_id, Some(&decode(&stored)));
@@ -228,10 +240,10 @@ impl RoomObject {
         }
         let rev = stored.read_model.rev;
         let value = stored.room.clone();
+        // Kept in memory only until the write's result is saved: an alarm that fires during
+        // the write sees it and waits; after an eviction more than the gap has passed anyway.
         stored.read_model.attempt(now);
-        self.save(&stored)
-            .await
-            .map_err(|_| worker::Error::RustError("room state could not be saved".into()))?;
+        self.memory.replace(Some(stored.clone()));
 
         let result = self.put_kv(&key(&stored), &value).await;
 
@@ -280,28 +292,33 @@ impl RoomObject {
         let Some(at) = stored.read_model.next_write_at(now_ms()) else {
             return Ok(());
         };
-        let storage = self.state.storage();
-        match storage.get_alarm().await {
-            Ok(Some(existing)) if existing <= at as i64 => Ok(()),
-            _ => self.set_alarm(at).await.map_err(|e| e.to_string()),
+        if self.alarm_at.get().is_some_and(|set| set <= at) {
+            return Ok(());
         }
+        self.set_alarm(at).await.map_err(|e| e.to_string())
     }
 
     async fn set_alarm(&self, at_ms: u64) -> worker::Result<()> {
         let at = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
-        self.state.storage().set_alarm(ScheduledTime::new(at)).await
+        self.state
+            .storage()
+            .set_alarm(ScheduledTime::new(at))
+            .await?;
+        self.alarm_at.set(Some(at_ms));
+        Ok(())
     }
 
-    /// The stored state, seeding it from the room's KV value on first use.
-    async fn load(&self, sdk_app_id: u64, room_id: u32) -> Result<Stored, ApiError> {
+    /// The stored state, seeded from the room's KV value on first use (then `true`: the
+    /// caller saves it, with its change when there is one).
+    async fn load(&self, sdk_app_id: u64, room_id: u32) -> Result<(Stored, bool), ApiError> {
         if let Some(stored) = self.load_existing().await.map_err(storage_error)? {
-            return Ok(stored);
+            return Ok((stored, false));
         }
         let key = room::key(sdk_app_id, room_id);
         let seed = self.read_kv(&key).await?;
         // The KV read let other events in: one of them may have seeded the room already.
         if let Some(stored) = self.load_existing().await.map_err(storage_error)? {
-            return Ok(stored);
+            return Ok((stored, false));
         }
         let room = match seed.as_deref().map(Room::decode) {
             Some(Ok(room)) => room,
@@ -321,13 +338,14 @@ impl RoomObject {
             room: room.encode(),
             read_model: ReadModel::in_sync(),
         };
-        self.save(&stored).await?;
+        // Visible to events arriving meanwhile; the caller's save makes it durable.
+        self.memory.replace(Some(stored.clone()));
         log_line(
             "info",
             "seeded",
             json!({"key": key, "tasks": room.tasks().len()}),
         );
-        Ok(stored)
+        Ok((stored, true))
     }
 
     async fn read_kv(&self, key: &str) -> Result<Option<String>, ApiError> {
