@@ -9,3 +9,4 @@ pub mod page;
 pub mod room;
 pub mod signature;
 pub mod status;
+pub mod tencent;
