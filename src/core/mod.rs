@@ -6,6 +6,7 @@ pub mod config;
 pub mod http;
 pub mod log;
 pub mod page;
+pub mod reconcile;
 pub mod room;
 pub mod signature;
 pub mod status;
