@@ -55,6 +55,23 @@ ensure_chromium() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 }
 
+# Tencent's Python SDK signer for the stub of Tencent's API (tests/support/tencent_stub.py), in
+# a venv under target/: it checks the worker's TC3 signatures with Tencent's own code.
+TENCENT_SDK_VERSION="3.1.195"
+TENCENT_VENV="$ROOT/target/py-venv"
+ensure_tencent_sdk() {
+  local python="$TENCENT_VENV/bin/python"
+  if "$python" -c "import importlib.metadata as m, tencentcloud.common.sign; \
+      assert m.version('tencentcloud-sdk-python-common') == '$TENCENT_SDK_VERSION'" 2>/dev/null; then
+    return 0
+  fi
+  command -v python3 >/dev/null || { say "python3 not found: install Python 3 with venv"; return 1; }
+  say "installing tencentcloud-sdk-python-common $TENCENT_SDK_VERSION into target/py-venv (once)"
+  python3 -m venv "$TENCENT_VENV" || { say "python3 -m venv failed: install the python3-venv package"; return 1; }
+  "$python" -m pip install --quiet --disable-pip-version-check \
+    "tencentcloud-sdk-python-common==$TENCENT_SDK_VERSION"
+}
+
 # Builds the worker into build/ (what wrangler.toml's [build] runs too).
 build_worker() {
   (cd "$ROOT" && worker-build --release)

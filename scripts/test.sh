@@ -7,6 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools
 ensure_chromium
+ensure_tencent_sdk
 cd "$ROOT"
 
 say "cargo fmt --check"

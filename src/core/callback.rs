@@ -12,6 +12,7 @@ use serde_json::{Map, Number, Value};
 use crate::core::config::{Config, Signing};
 use crate::core::http::ApiError;
 use crate::core::signature;
+use crate::core::tencent::{PushTask, TaskStatus};
 
 pub const PUSH_STARTED: &str = "WhiteboardPushStarted";
 pub const PUSH_STOPPED: &str = "WhiteboardPushStopped";
@@ -59,14 +60,18 @@ pub enum Event {
     Ignored,
 }
 
+/// What a task's record is. The order is the precedence of API.md: a `Stopped` callback over
+/// a reconciled stop over a `Started` (the merge in `room.rs` relies on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PushKind {
     Started,
+    /// A stop learnt from Tencent's `DescribeWhiteboardPush`, not from a callback.
+    Reconciled,
     Stopped,
 }
 
-/// One `WhiteboardPushStarted` / `WhiteboardPushStopped`, whole: the unit that room state
-/// stores per task. Field names are the sender's, in snake_case.
+/// One `WhiteboardPushStarted` / `WhiteboardPushStopped`, whole, or a reconciled stop: the unit
+/// that room state stores per task. Field names are the sender's, in snake_case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PushEvent {
@@ -96,6 +101,7 @@ impl Serialize for PushKind {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(match self {
             PushKind::Started => "started",
+            PushKind::Reconciled => "reconciled",
             PushKind::Stopped => "stopped",
         })
     }
@@ -105,9 +111,46 @@ impl<'de> Deserialize<'de> for PushKind {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match String::deserialize(d)?.as_str() {
             "started" => Ok(PushKind::Started),
+            "reconciled" => Ok(PushKind::Reconciled),
             "stopped" => Ok(PushKind::Stopped),
-            other => Err(de::Error::unknown_variant(other, &["started", "stopped"])),
+            other => Err(de::Error::unknown_variant(
+                other,
+                &["started", "reconciled", "stopped"],
+            )),
         }
+    }
+}
+
+impl PushEvent {
+    /// The reconciled stop of a task whose record is `current`, from Tencent's answer about
+    /// it, learnt at `now`. `None` unless `current` is a `Started`, the answer says `STOPPED`,
+    /// and names no other task.
+    ///
+    /// It keeps the `Started` record's start time, so the task ranks where it ranked; the rest
+    /// comes from the answer (`PushStopTime`, `FinishReason`, `ExceptionCnt`, `IMSyncTime`,
+    /// `PushUserId`, `GroupId`), and its `timestamp` is `now`.
+    pub fn reconciled_stop(current: &PushEvent, answer: &PushTask, now: i64) -> Option<PushEvent> {
+        let same_task = answer
+            .task_id
+            .as_ref()
+            .is_none_or(|task| *task == current.task_id);
+        if current.kind != PushKind::Started || answer.status != TaskStatus::Stopped || !same_task {
+            return None;
+        }
+        Some(PushEvent {
+            kind: PushKind::Reconciled,
+            task_id: current.task_id.clone(),
+            room_id: current.room_id,
+            timestamp: Some(now),
+            push_user_id: answer.push_user_id.clone(),
+            push_start_time: current.push_start_time,
+            push_stop_time: answer.push_stop_time,
+            group_id: answer.group_id.clone(),
+            finish_reason: answer.finish_reason.clone(),
+            im_sync_time: answer.im_sync_time,
+            exception_count: answer.exception_count,
+            error: None,
+        })
     }
 }
 
@@ -661,6 +704,96 @@ mod tests {
         let foreign = json!({"EventType": "TranscodeFinished", "SdkAppId": APP});
         let v = verify(&signed(foreign), &c, NOW).expect("verifies");
         assert_eq!(v.event, Event::Ignored);
+    }
+
+    fn stopped_answer() -> PushTask {
+        PushTask {
+            status: TaskStatus::Stopped,
+            task_id: Some("task-a".into()),
+            room_id: Some(1253),
+            group_id: Some("1253".into()),
+            push_user_id: Some("tic_push_user_1253_01".into()),
+            push_start_time: Some(NOW - 100),
+            push_stop_time: Some(NOW + 500),
+            finish_reason: Some("AUTO".into()),
+            exception_count: Some(3),
+            im_sync_time: Some(NOW - 4),
+            backup: None,
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    fn started_record() -> PushEvent {
+        match verify(&signed(started()), &config(&[]), NOW).map(|v| v.event) {
+            Ok(Event::Push(push)) => push,
+            other => panic!("not a push event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reconciled_stop_takes_the_answer_and_keeps_the_start() {
+        let current = started_record();
+        let later = NOW + 900;
+        let stop = PushEvent::reconciled_stop(&current, &stopped_answer(), later)
+            .expect("a Started task that Tencent says is STOPPED");
+        assert_eq!(
+            stop,
+            PushEvent {
+                kind: PushKind::Reconciled,
+                task_id: "task-a".into(),
+                room_id: 1253,
+                timestamp: Some(later),
+                push_user_id: Some("tic_push_user_1253_01".into()),
+                // The Started's, not the answer's NOW - 100.
+                push_start_time: Some(NOW - 5),
+                push_stop_time: Some(NOW + 500),
+                group_id: Some("1253".into()),
+                finish_reason: Some("AUTO".into()),
+                im_sync_time: Some(NOW - 4),
+                exception_count: Some(3),
+                error: None,
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&stop).map(|v| v["kind"].clone()).ok(),
+            Some(json!("reconciled"))
+        );
+    }
+
+    #[test]
+    fn no_reconciled_stop_unless_started_and_stopped_for_the_same_task() {
+        let current = started_record();
+        for status in [
+            TaskStatus::Prepared,
+            TaskStatus::Pushing,
+            TaskStatus::Other("UNKNOWN".into()),
+        ] {
+            let answer = PushTask {
+                status,
+                ..stopped_answer()
+            };
+            assert_eq!(PushEvent::reconciled_stop(&current, &answer, NOW), None);
+        }
+        let other_task = PushTask {
+            task_id: Some("task-b".into()),
+            ..stopped_answer()
+        };
+        assert_eq!(PushEvent::reconciled_stop(&current, &other_task, NOW), None);
+        let no_task_id = PushTask {
+            task_id: None,
+            ..stopped_answer()
+        };
+        assert!(PushEvent::reconciled_stop(&current, &no_task_id, NOW).is_some());
+        for kind in [PushKind::Stopped, PushKind::Reconciled] {
+            let settled = PushEvent {
+                kind,
+                ..current.clone()
+            };
+            assert_eq!(
+                PushEvent::reconciled_stop(&settled, &stopped_answer(), NOW),
+                None
+            );
+        }
     }
 
     #[test]

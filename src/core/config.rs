@@ -7,6 +7,8 @@
 
 use url::Url;
 
+use crate::core::tencent::{Api, Credentials};
+
 /// The parsed configuration of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -25,6 +27,12 @@ pub struct Config {
     pub status_token: Option<String>,
     /// Open live (WebSocket) connections allowed per room.
     pub max_live_connections_per_room: u32,
+    /// `TENCENT_SECRET_ID` and `TENCENT_SECRET_KEY`, when both are set: reconciliation is on.
+    /// Their `Debug` shows neither.
+    pub tencent_credentials: Option<Credentials>,
+    pub tiw_api_endpoint: Url,
+    pub tiw_api_region: String,
+    pub reconcile_after_seconds: u32,
 }
 
 /// `ALLOWED_ORIGINS`: `*`, or the exact origins whose requests get CORS headers.
@@ -51,6 +59,11 @@ const MAX_WINDOW_SECONDS: i64 = 86_400;
 /// Kept under the sender's 10 s wait (API.md).
 const MAX_ORIGIN_TIMEOUT_MS: u32 = 9_999;
 const MAX_POLL_INTERVAL_SECONDS: u32 = 3_600;
+pub const DEFAULT_TIW_API_ENDPOINT: &str = "https://tiw.tencentcloudapi.com";
+/// The region Tencent's international docs name for `DescribeWhiteboardPush`.
+pub const DEFAULT_TIW_API_REGION: &str = "ap-singapore";
+pub const DEFAULT_RECONCILE_AFTER_SECONDS: u32 = 900;
+const MAX_RECONCILE_AFTER_SECONDS: u32 = 86_400;
 
 impl Config {
     /// Reads every variable through `get` (the shell passes the Workers env; tests a map).
@@ -121,6 +134,48 @@ impl Config {
             1..=MAX_LIVE_CONNECTIONS_PER_ROOM,
         )?
         .unwrap_or(DEFAULT_MAX_LIVE_CONNECTIONS_PER_ROOM);
+        let tencent_credentials = match (var("TENCENT_SECRET_ID"), var("TENCENT_SECRET_KEY")) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    variable: "TENCENT_SECRET_KEY",
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    variable: "TENCENT_SECRET_ID",
+                })
+            }
+            // The id goes into the `Authorization` header as it is.
+            (Some(id), Some(_)) if !id.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(ConfigError {
+                    variable: "TENCENT_SECRET_ID",
+                })
+            }
+            (Some(id), Some(key)) => Some(Credentials::new(id, key)),
+        };
+        let tiw_api_endpoint = parse_api_endpoint(
+            var("TIW_API_ENDPOINT")
+                .as_deref()
+                .unwrap_or(DEFAULT_TIW_API_ENDPOINT),
+        )
+        .ok_or(ConfigError {
+            variable: "TIW_API_ENDPOINT",
+        })?;
+        let tiw_api_region = match var("TIW_API_REGION") {
+            None => DEFAULT_TIW_API_REGION.to_string(),
+            Some(raw) => Some(raw.trim().to_string())
+                .filter(|r| is_region(r))
+                .ok_or(ConfigError {
+                    variable: "TIW_API_REGION",
+                })?,
+        };
+        let reconcile_after_seconds = parse_number(
+            var("RECONCILE_AFTER_SECONDS"),
+            "RECONCILE_AFTER_SECONDS",
+            1..=MAX_RECONCILE_AFTER_SECONDS,
+        )?
+        .unwrap_or(DEFAULT_RECONCILE_AFTER_SECONDS);
 
         Ok(Config {
             sdk_app_ids,
@@ -136,6 +191,24 @@ impl Config {
             poll_interval_seconds,
             status_token: var("STATUS_TOKEN"),
             max_live_connections_per_room,
+            tencent_credentials,
+            tiw_api_endpoint,
+            tiw_api_region,
+            reconcile_after_seconds,
+        })
+    }
+
+    /// Reconciliation with Tencent is on: both secrets are set (`/healthz` `"reconcile"`).
+    pub fn reconcile(&self) -> bool {
+        self.tencent_credentials.is_some()
+    }
+
+    /// What signing `DescribeWhiteboardPush` needs, when reconciliation is on.
+    pub fn tencent_api(&self) -> Option<Api<'_>> {
+        self.tencent_credentials.as_ref().map(|credentials| Api {
+            endpoint: &self.tiw_api_endpoint,
+            region: &self.tiw_api_region,
+            credentials,
         })
     }
 
@@ -204,6 +277,25 @@ fn parse_decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// `TIW_API_ENDPOINT`: an http(s) URL with a host (http so tests can use a local stub), and
+/// no query or fragment, which the signer does not sign.
+fn parse_api_endpoint(raw: &str) -> Option<Url> {
+    Url::parse(raw.trim()).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host().is_some()
+            && u.query().is_none()
+            && u.fragment().is_none()
+    })
+}
+
+/// A region name such as `ap-singapore`: lowercase letters, digits and dashes.
+fn is_region(raw: &str) -> bool {
+    (1..=32).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 fn parse_allowed_origins(raw: &str) -> Option<AllowedOrigins> {
     if raw.trim() == "*" {
         return Some(AllowedOrigins::Any);
@@ -254,6 +346,15 @@ mod tests {
         assert_eq!(c.poll_interval_seconds, 5);
         assert_eq!(c.max_live_connections_per_room, 1000);
         assert_eq!(c.signing(), Signing::Missing);
+        assert_eq!(c.tencent_credentials, None);
+        assert!(!c.reconcile());
+        assert!(c.tencent_api().is_none());
+        assert_eq!(
+            c.tiw_api_endpoint.as_str(),
+            "https://tiw.tencentcloudapi.com/"
+        );
+        assert_eq!(c.tiw_api_region, "ap-singapore");
+        assert_eq!(c.reconcile_after_seconds, 900);
     }
 
     #[test]
@@ -314,11 +415,99 @@ mod tests {
                 "MAX_LIVE_CONNECTIONS_PER_ROOM"
             );
         }
+        for endpoint in [
+            "tiw.tencentcloudapi.com",
+            "ftp://tiw.tencentcloudapi.com",
+            "https://",
+            "https://tiw.tencentcloudapi.com/?Action=x",
+            "https://tiw.tencentcloudapi.com/#x",
+        ] {
+            assert_eq!(
+                failing_variable(&[app, ("TIW_API_ENDPOINT", endpoint)]),
+                "TIW_API_ENDPOINT",
+                "{endpoint}"
+            );
+        }
+        for region in [
+            "AP-SINGAPORE",
+            "ap singapore",
+            "ap_singapore",
+            &"a".repeat(33),
+        ] {
+            assert_eq!(
+                failing_variable(&[app, ("TIW_API_REGION", region)]),
+                "TIW_API_REGION",
+                "{region}"
+            );
+        }
+        for after in ["0", "86401", "-5", "15m"] {
+            assert_eq!(
+                failing_variable(&[app, ("RECONCILE_AFTER_SECONDS", after)]),
+                "RECONCILE_AFTER_SECONDS",
+                "{after}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_tencent_secret_without_the_other_names_the_missing_one() {
+        let app = ("SDK_APP_IDS", "1");
+        assert_eq!(
+            failing_variable(&[app, ("TENCENT_SECRET_ID", "AKIDexample")]),
+            "TENCENT_SECRET_KEY"
+        );
+        assert_eq!(
+            failing_variable(&[app, ("TENCENT_SECRET_KEY", "key")]),
+            "TENCENT_SECRET_ID"
+        );
+        assert_eq!(
+            failing_variable(&[
+                app,
+                ("TENCENT_SECRET_ID", "AKID example"),
+                ("TENCENT_SECRET_KEY", "key")
+            ]),
+            "TENCENT_SECRET_ID"
+        );
+        let blank = config(&[app, ("TENCENT_SECRET_ID", " "), ("TENCENT_SECRET_KEY", "")]).unwrap();
+        assert!(!blank.reconcile());
+    }
+
+    #[test]
+    fn both_tencent_secrets_turn_reconciliation_on() {
+        let c = config(&[
+            ("SDK_APP_IDS", "1"),
+            ("TENCENT_SECRET_ID", "AKIDexample"),
+            ("TENCENT_SECRET_KEY", "tencent-key-s3cret"),
+            ("TIW_API_ENDPOINT", "http://127.0.0.1:8123"),
+            ("TIW_API_REGION", "ap-guangzhou"),
+            ("RECONCILE_AFTER_SECONDS", "86400"),
+        ])
+        .unwrap();
+        assert!(c.reconcile());
+        assert_eq!(c.reconcile_after_seconds, 86_400);
+        let api = c.tencent_api().expect("reconciliation is on");
+        assert_eq!(api.endpoint.as_str(), "http://127.0.0.1:8123/");
+        assert_eq!(api.region, "ap-guangzhou");
+        assert_eq!(
+            api.credentials,
+            &Credentials::new("AKIDexample", "tencent-key-s3cret")
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("AKIDexample"), "{shown}");
+        assert_eq!(
+            config(&[("SDK_APP_IDS", "1"), ("RECONCILE_AFTER_SECONDS", "1")])
+                .unwrap()
+                .reconcile_after_seconds,
+            1
+        );
     }
 
     #[test]
     fn config_error_never_carries_the_value() {
         let err = config(&[("SDK_APP_IDS", "1"), ("ORIGIN_URL", "s3cret-value")]).unwrap_err();
+        assert!(!format!("{err:?}").contains("s3cret"));
+        let err = config(&[("SDK_APP_IDS", "1"), ("TENCENT_SECRET_ID", "s3cret-id")]).unwrap_err();
         assert!(!format!("{err:?}").contains("s3cret"));
     }
 

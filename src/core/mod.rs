@@ -8,6 +8,8 @@ pub mod live;
 pub mod log;
 pub mod page;
 pub mod readmodel;
+pub mod reconcile;
 pub mod room;
 pub mod signature;
 pub mod status;
+pub mod tencent;

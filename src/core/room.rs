@@ -1,16 +1,17 @@
 //! Room state: one record per recent push task, and the order-independent merge.
 //!
-//! A task's record is a whole event, the one that wins under [`precedence`]: `Stopped` over
-//! `Started`, then the greater `Timestamp`, then the greater canonical JSON. That is a total
-//! order, so "keep the greatest" is commutative, associative and idempotent. At most
-//! [`MAX_TASKS`] tasks are kept, ranked by start time then task id; an event whose task would
-//! fall out of that set is `stale`.
+//! A task's record is a whole event, the one that wins under [`precedence`]: a `Stopped`
+//! callback over a reconciled stop (learnt from Tencent's API) over a `Started`, then the
+//! greater `Timestamp`, then the greater canonical JSON. That is a total order, so "keep the
+//! greatest" is commutative, associative and idempotent. At most [`MAX_TASKS`] tasks are kept,
+//! ranked by start time then task id; an event whose task would fall out of that set is
+//! `stale`.
 //!
 //! Guarantee: the stored state depends only on the set of events, never on their order or
 //! repetition, as long as a room has at most `MAX_TASKS` tasks, or every event of a task gives
-//! it the same start time (as TIW's do: `PushStartTime` is on both events). When a task's
-//! events disagree about its start time *and* the room overflows, the winner among evicted
-//! tasks cannot be known without unbounded memory.
+//! it the same start time (as TIW's do: `PushStartTime` is on both events, and a reconciled
+//! stop keeps its `Started`'s). When a task's events disagree about its start time *and* the
+//! room overflows, the winner among evicted tasks cannot be known without unbounded memory.
 
 use std::cmp::Ordering;
 
@@ -101,6 +102,11 @@ impl Room {
         &self.tasks
     }
 
+    /// The record of one task, when it is kept.
+    pub fn task(&self, task_id: &str) -> Option<&PushEvent> {
+        self.tasks.iter().find(|r| r.task_id == task_id)
+    }
+
     /// Merges one event. `Duplicate` and `Stale` leave the room untouched.
     pub fn apply(&mut self, event: PushEvent) -> Outcome {
         let mut merged = self.tasks.clone();
@@ -122,7 +128,8 @@ impl Room {
     }
 }
 
-/// Which of two events of one task is its record: the greater one.
+/// Which of two events of one task is its record: the greater one. Kinds rank
+/// `Stopped` > `Reconciled` > `Started` (the order of [`PushKind`]).
 pub fn precedence(a: &PushEvent, b: &PushEvent) -> Ordering {
     a.kind
         .cmp(&b.kind)
@@ -155,6 +162,7 @@ fn rank(a: &PushEvent, b: &PushEvent) -> Ordering {
 }
 
 impl PushEvent {
+    /// Only a `Started` streams; a reconciled stop counts as stopped.
     pub fn is_streaming(&self) -> bool {
         self.kind == PushKind::Started
     }
@@ -191,6 +199,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// A reconciled stop learnt at `now`, as `PushEvent::reconciled_stop` builds it.
+    pub fn reconciled(task: &str, start: i64, stop: i64, now: i64) -> PushEvent {
+        PushEvent {
+            kind: PushKind::Reconciled,
+            timestamp: Some(now),
+            push_stop_time: Some(stop),
+            finish_reason: Some("AUTO".into()),
+            exception_count: Some(0),
+            ..started(task, start, now)
+        }
+    }
+
     #[test]
     fn stopped_dominates_started_in_either_order() {
         let mut a = Room::new();
@@ -210,6 +230,61 @@ pub(crate) mod tests {
         // Even a Started with a later Timestamp loses to the Stopped.
         assert_eq!(room.apply(started("t", 100, 999)), Outcome::Stale);
         assert!(!room.tasks()[0].is_streaming());
+    }
+
+    #[test]
+    fn reconciled_stop_beats_started_in_either_order() {
+        let mut a = Room::new();
+        assert_eq!(a.apply(started("t", 100, 100)), Outcome::Applied);
+        assert_eq!(a.apply(reconciled("t", 100, 200, 1000)), Outcome::Applied);
+        assert!(!a.tasks()[0].is_streaming());
+
+        let mut b = Room::new();
+        assert_eq!(b.apply(reconciled("t", 100, 200, 1000)), Outcome::Applied);
+        // A Started after a reconciled stop is stale, even one sent later.
+        assert_eq!(b.apply(started("t", 100, 2000)), Outcome::Stale);
+        assert_eq!(b.apply(started("t", 100, 100)), Outcome::Stale);
+        let mut c = b.clone();
+        c.apply(started("t", 100, 2000));
+        assert_eq!(a, b);
+        assert_eq!(b, c);
+    }
+
+    #[test]
+    fn stopped_callback_replaces_a_reconciled_stop_and_is_never_replaced_by_one() {
+        let mut a = Room::new();
+        a.apply(started("t", 100, 100));
+        a.apply(reconciled("t", 100, 200, 1000));
+        // The real Stopped, sent before the check's `now`, still wins.
+        assert_eq!(a.apply(stopped("t", 100, 190, 190)), Outcome::Applied);
+        assert_eq!(a.task("t").map(|r| r.kind), Some(PushKind::Stopped));
+        assert_eq!(a.apply(reconciled("t", 100, 200, 5000)), Outcome::Stale);
+
+        let mut b = Room::new();
+        b.apply(stopped("t", 100, 190, 190));
+        assert_eq!(b.apply(reconciled("t", 100, 200, 1000)), Outcome::Stale);
+        b.apply(started("t", 100, 100));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_reconciled_stop_keeps_the_tasks_rank() {
+        let mut room = Room::new();
+        for (task, start) in [("a", 10), ("b", 20), ("c", 30)] {
+            room.apply(started(task, start, start));
+        }
+        room.apply(reconciled("b", 20, 99, 1000));
+        let order: Vec<&str> = room.tasks().iter().map(|t| t.task_id.as_str()).collect();
+        assert_eq!(order, ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn stored_values_from_before_reconciliation_decode_unchanged() {
+        let stored = r#"{"v":1,"tasks":[{"kind":"started","taskId":"b","roomId":1253,"timestamp":5,"pushUserId":"u","pushStartTime":5,"pushStopTime":null,"groupId":null,"finishReason":null,"imSyncTime":null,"exceptionCount":null,"error":null},{"kind":"stopped","taskId":"a","roomId":1253,"timestamp":4,"pushUserId":"u","pushStartTime":1,"pushStopTime":4,"groupId":"1253","finishReason":"USER_CALL","imSyncTime":1,"exceptionCount":0,"error":null}]}"#;
+        let room = Room::decode(stored).expect("an old value decodes");
+        assert_eq!(room.encode(), stored);
+        let kinds: Vec<PushKind> = room.tasks().iter().map(|t| t.kind).collect();
+        assert_eq!(kinds, [PushKind::Started, PushKind::Stopped]);
     }
 
     #[test]
@@ -270,6 +345,8 @@ pub(crate) mod tests {
         let mut room = Room::new();
         room.apply(started("a", 1, 1));
         room.apply(stopped("b", 2, 3, 3));
+        room.apply(reconciled("c", 4, 5, 6));
+        assert!(room.encode().contains(r#""kind":"reconciled""#));
         assert_eq!(Room::decode(&room.encode()), Ok(room));
     }
 
@@ -290,30 +367,41 @@ pub(crate) mod tests {
     #[derive(Debug, Clone)]
     struct Spec {
         task: u8,
-        stopped: bool,
+        kind: PushKind,
         ts: i64,
         user: u8,
     }
 
-    /// Events of up to `tasks` tasks, where each task's events agree on its start time.
+    fn kind() -> impl Strategy<Value = PushKind> {
+        prop_oneof![
+            Just(PushKind::Started),
+            Just(PushKind::Reconciled),
+            Just(PushKind::Stopped)
+        ]
+    }
+
+    /// Events of up to `tasks` tasks — `Started`, reconciled stops and `Stopped`, with
+    /// timestamps that interleave across kinds — where each task's events agree on its start
+    /// time.
     fn events(tasks: u8) -> impl Strategy<Value = Vec<PushEvent>> {
-        let spec =
-            (0..tasks, any::<bool>(), 0..4i64, 0..3u8).prop_map(|(task, stopped, ts, user)| Spec {
-                task,
-                stopped,
-                ts,
-                user,
-            });
+        let spec = (0..tasks, kind(), 0..4i64, 0..3u8).prop_map(|(task, kind, ts, user)| Spec {
+            task,
+            kind,
+            ts,
+            user,
+        });
         prop::collection::vec(spec, 1..40).prop_map(|specs| {
             specs
                 .into_iter()
                 .map(|s| {
                     let start = 1000 + i64::from(s.task % 7) * 10;
                     let id = format!("task-{}", s.task);
-                    let mut e = if s.stopped {
-                        stopped(&id, start, start + 50 + s.ts, 2000 + s.ts)
-                    } else {
-                        started(&id, start, 1000 + s.ts)
+                    let mut e = match s.kind {
+                        PushKind::Started => started(&id, start, 1000 + s.ts),
+                        PushKind::Reconciled => {
+                            reconciled(&id, start, start + 60 + s.ts, 1990 + 3 * s.ts)
+                        }
+                        PushKind::Stopped => stopped(&id, start, start + 50 + s.ts, 2000 + s.ts),
                     };
                     e.push_user_id = Some(format!("user-{}", s.user));
                     e
@@ -349,6 +437,20 @@ pub(crate) mod tests {
         }
 
         #[test]
+        fn each_kept_task_holds_its_greatest_kind(events in events(12)) {
+            let room = merge_all(&events);
+            for record in room.tasks() {
+                let greatest = events
+                    .iter()
+                    .filter(|e| e.task_id == record.task_id)
+                    .map(|e| e.kind)
+                    .max();
+                // A Stopped always beats a reconciled stop; either beats a Started.
+                prop_assert_eq!(Some(record.kind), greatest);
+            }
+        }
+
+        #[test]
         fn reapplying_any_event_changes_nothing(events in events(24)) {
             let mut room = merge_all(&events);
             let before = room.clone();
@@ -361,12 +463,16 @@ pub(crate) mod tests {
 
         #[test]
         fn small_rooms_are_order_independent_even_with_inconsistent_times(
-            raw in prop::collection::vec((0..5u8, any::<bool>(), 0..5i64, 0..5i64, any::<bool>()), 1..30),
+            raw in prop::collection::vec((0..5u8, kind(), 0..5i64, 0..5i64, any::<bool>()), 1..30),
             seed in any::<u64>()
         ) {
-            let events: Vec<PushEvent> = raw.iter().map(|&(t, is_stop, a, b, has_start)| {
+            let events: Vec<PushEvent> = raw.iter().map(|&(t, kind, a, b, has_start)| {
                 let id = format!("t{t}");
-                let mut e = if is_stop { stopped(&id, a, b, a + b) } else { started(&id, a, b) };
+                let mut e = match kind {
+                    PushKind::Started => started(&id, a, b),
+                    PushKind::Reconciled => reconciled(&id, a, b, a * b),
+                    PushKind::Stopped => stopped(&id, a, b, a + b),
+                };
                 if !has_start { e.push_start_time = None; }
                 e
             }).collect();

@@ -1,13 +1,14 @@
 //! The public status view of a room, its strong `ETag`, and conditional-request matching.
 //!
 //! Pure rendering: the shell fetches the stored rooms (cache, then KV) and passes them in.
+//! A reconciled stop shows as `stopped`, with `"source": "reconciled"` on its `tasks[]` entry.
 
 use std::cmp::Ordering;
 
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
-use crate::core::callback::{PushEvent, MAX_ROOM_ID};
+use crate::core::callback::{PushEvent, PushKind, MAX_ROOM_ID};
 use crate::core::http::{ApiError, MAX_BATCH_ROOMS};
 use crate::core::room::{start_time, stop_time, Room};
 
@@ -41,6 +42,7 @@ pub fn room_status(sdk_app_id: u64, room_id: u32, room: Option<&Room>) -> Value 
             "startedAt": t.push_start_time,
             "stoppedAt": t.push_stop_time,
             "finishReason": t.finish_reason,
+            "source": if t.kind == PushKind::Reconciled { "reconciled" } else { "callback" },
         })).collect::<Vec<_>>(),
     })
 }
@@ -151,7 +153,7 @@ pub fn pick_app(raw: Option<&str>, sdk_app_ids: &[u64]) -> Result<u64, ApiError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::room::tests::{started, stopped};
+    use crate::core::room::tests::{reconciled, started, stopped};
 
     #[test]
     fn never_seen_room_is_idle_with_null_fields() {
@@ -189,6 +191,36 @@ mod tests {
         assert_eq!(body["taskId"], "a");
         assert_eq!(body["finishReason"], "USER_CALL");
         assert_eq!(body["tasks"][0]["taskId"], "b");
+    }
+
+    #[test]
+    fn a_reconciled_task_counts_as_stopped_and_says_where_it_came_from() {
+        let mut room = Room::new();
+        room.apply(started("main", 100, 100));
+        room.apply(stopped("backup", 90, 150, 150));
+        let streaming = room_status(1, 7, Some(&room));
+        assert_eq!(streaming["state"], "streaming");
+        assert_eq!(streaming["tasks"][0]["source"], "callback");
+        assert_eq!(streaming["tasks"][1]["source"], "callback");
+
+        room.apply(reconciled("main", 100, 400, 1000));
+        let body = room_status(1, 7, Some(&room));
+        assert_eq!(body["state"], "stopped");
+        assert_eq!(body["taskId"], "main");
+        assert_eq!(body["stoppedAt"], 400);
+        assert_eq!(body["finishReason"], "AUTO");
+        assert_eq!(body["updatedAt"], 1000);
+        assert_eq!(
+            body["tasks"][0],
+            json!({"taskId": "main", "state": "stopped", "startedAt": 100, "stoppedAt": 400,
+                   "finishReason": "AUTO", "source": "reconciled"})
+        );
+        assert_eq!(body["tasks"][1]["source"], "callback");
+
+        room.apply(stopped("main", 100, 390, 390));
+        let replaced = room_status(1, 7, Some(&room));
+        assert_eq!(replaced["tasks"][0]["source"], "callback");
+        assert_eq!(replaced["stoppedAt"], 390);
     }
 
     #[test]
