@@ -320,6 +320,7 @@ fn health(config: &Config) -> Reply {
             "version": env!("CARGO_PKG_VERSION"),
             "signing": signing,
             "origin": config.origin_url.is_some(),
+            "reconcile": config.reconcile(),
         }),
     );
     reply.header("cache-control", "no-store");

@@ -5,6 +5,7 @@ pub mod fetch;
 mod origin;
 pub mod room_object;
 mod store;
+mod tencent;
 
 use worker::{js_sys, Env, Headers, Response};
 

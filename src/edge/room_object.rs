@@ -11,9 +11,14 @@
 //!
 //! An object with empty storage seeds itself from the room's KV value, so rooms stored before
 //! the object existed keep their state.
-//! Not here: merge rules (`room`), rendering (`status`), live-upgrade rules (`live`).
+//!
+//! With Tencent credentials configured, the same alarm heals tasks stuck in `Started`: every
+//! `RECONCILE_AFTER_SECONDS` it asks TIW's `DescribeWhiteboardPush` about each streaming task
+//! that is due, and merges a reconciled stop when TIW says `STOPPED` (`reconcile`).
+//! Not here: merge rules (`room`), rendering (`status`), live-upgrade rules (`live`), when a
+//! task is due (`reconcile`), signing (`core::tencent`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -23,14 +28,17 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::{into_response, store};
+use super::{env_string, into_response, store, tencent};
 use crate::core::callback::PushEvent;
+use crate::core::config::Config;
 use crate::core::http::ApiError;
 use crate::core::live;
 use crate::core::log::RequestLog;
 use crate::core::readmodel::ReadModel;
+use crate::core::reconcile::{self, LastChecked};
 use crate::core::room::{self, Outcome, Room};
 use crate::core::status;
+use crate::core::tencent::Answer;
 
 /// The Durable Object namespace binding (wrangler.toml `[[durable_objects.bindings]]`).
 pub const BINDING: &str = "ROOMS";
@@ -38,6 +46,9 @@ pub const BINDING: &str = "ROOMS";
 const STATE_KEY: &str = "state";
 /// Internal requests from the edge to the object; the host is never resolved.
 const INTERNAL: &str = "https://room-object.internal";
+/// How long a `DescribeWhiteboardPush` may take before it counts as failed (tried again at the
+/// next interval).
+const TENCENT_TIMEOUT_MS: u64 = 5_000;
 
 /// What the object stores.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +59,9 @@ struct Stored {
     /// `Room::encode()`: the same format as the KV value.
     room: String,
     read_model: ReadModel,
+    /// When each streaming task was last checked with Tencent (Unix seconds).
+    #[serde(default)]
+    last_checked: LastChecked,
 }
 
 /// Edge → object: one verified push event.
@@ -75,6 +89,8 @@ pub struct RoomObject {
     /// The alarm this instance set and that has not fired yet (ms), so a burst of changes
     /// sets it once. Forgotten on eviction; setting it again then is harmless.
     alarm_at: Cell<Option<u64>>,
+    /// The configuration, read once per instance (`None`: invalid, so nothing is reconciled).
+    config: OnceCell<Option<Config>>,
 }
 
 impl DurableObject for RoomObject {
@@ -88,6 +104,7 @@ impl DurableObject for RoomObject {
             env,
             memory: RefCell::new(None),
             alarm_at: Cell::new(None),
+            config: OnceCell::new(),
         }
     }
 
@@ -102,7 +119,13 @@ impl DurableObject for RoomObject {
 
     async fn alarm(&self) -> worker::Result<Response> {
         self.alarm_at.set(None);
+        self.reconcile_due().await?;
         self.write_read_model().await?;
+        if let Some(stored) = self.load_existing().await? {
+            if let Some(at) = self.next_alarm_at(&stored, now_ms()) {
+                self.set_alarm(at).await?;
+            }
+        }
         Response::empty()
     }
 
@@ -233,10 +256,12 @@ impl RoomObject {
             return Ok(());
         };
         let now = now_ms();
-        match stored.read_model.next_write_at(now) {
-            None => return Ok(()),
-            Some(at) if at > now => return self.set_alarm(at).await,
-            Some(_) => {}
+        if stored
+            .read_model
+            .next_write_at(now)
+            .is_none_or(|at| at > now)
+        {
+            return Ok(());
         }
         let rev = stored.read_model.rev;
         let value = stored.room.clone();
@@ -272,10 +297,108 @@ impl RoomObject {
         }
         self.save(&stored)
             .await
-            .map_err(|_| worker::Error::RustError("room state could not be saved".into()))?;
-        match stored.read_model.next_write_at(now_ms()) {
-            Some(at) => self.set_alarm(at).await,
-            None => Ok(()),
+            .map_err(|_| worker::Error::RustError("room state could not be saved".into()))
+    }
+
+    /// Asks Tencent about every streaming task that is due, one after another, and merges a
+    /// reconciled stop for each that TIW says has stopped. Any other answer, an error or a
+    /// timeout changes nothing but the task's check time: it is asked again one interval on.
+    async fn reconcile_due(&self) -> worker::Result<()> {
+        let Some(config) = self.config() else {
+            return Ok(());
+        };
+        let Some(api) = config.tencent_api() else {
+            return Ok(());
+        };
+        let Some(stored) = self.load_existing().await? else {
+            return Ok(());
+        };
+        let now = now_seconds();
+        let room = decode(&stored);
+        let due: Vec<String> = reconcile::due_tasks(
+            &room,
+            &stored.last_checked,
+            now,
+            config.reconcile_after_seconds,
+        )
+        .into_iter()
+        .map(String::from)
+        .collect();
+        for task_id in due {
+            let request = api.describe_whiteboard_push(stored.sdk_app_id, &task_id, now);
+            let answer = tencent::send(&request, TENCENT_TIMEOUT_MS).await;
+
+            // Events merged during the call are in memory: read, merge, write from here.
+            let Some(mut stored) = self.load_existing().await? else {
+                return Ok(());
+            };
+            let mut room = decode(&stored);
+            let outcome = match &answer {
+                Ok(tencent_answer) => match tencent_answer {
+                    Answer::Task(task) => reconcile::apply_answer(&mut room, &task_id, task, now),
+                    _ => None,
+                },
+                Err(_) => None,
+            };
+            let applied = outcome == Some(Outcome::Applied);
+            if applied {
+                stored.room = room.encode();
+                stored.read_model.changed();
+            }
+            stored.last_checked.insert(task_id.clone(), now);
+            reconcile::forget_settled(&mut stored.last_checked, &room);
+            let (code, request_id, why) = match &answer {
+                Ok(a) => (
+                    a.code().to_string(),
+                    a.request_id().map(str::to_string),
+                    None,
+                ),
+                Err(why) => ("no_answer".to_string(), None, Some(why.clone())),
+            };
+            log_line(
+                if applied || matches!(&answer, Ok(Answer::Task(_))) {
+                    "info"
+                } else {
+                    "warn"
+                },
+                "reconcile",
+                json!({"key": key(&stored), "taskId": task_id, "answer": code,
+                       "requestId": request_id, "why": why,
+                       "outcome": outcome.map(Outcome::as_str)}),
+            );
+            self.save(&stored)
+                .await
+                .map_err(|_| worker::Error::RustError("room state could not be saved".into()))?;
+            if applied {
+                self.broadcast(&stored, &room);
+            }
+        }
+        Ok(())
+    }
+
+    fn config(&self) -> Option<&Config> {
+        self.config
+            .get_or_init(|| Config::from_lookup(|name| env_string(&self.env, name)).ok())
+            .as_ref()
+    }
+
+    /// When the alarm must next run: the next KV write, or the next check with Tencent.
+    fn next_alarm_at(&self, stored: &Stored, now: u64) -> Option<u64> {
+        let write = stored.read_model.next_write_at(now);
+        let check = self
+            .config()
+            .filter(|c| c.reconcile())
+            .and_then(|c| {
+                reconcile::next_check_at(
+                    &decode(stored),
+                    &stored.last_checked,
+                    c.reconcile_after_seconds,
+                )
+            })
+            .map(|at| u64::try_from(at).unwrap_or(0).saturating_mul(1000).max(now));
+        match (write, check) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -287,9 +410,9 @@ impl RoomObject {
         store::write(&kv, key, value).await
     }
 
-    /// Sets the alarm for the next KV write unless one is set at or before it.
+    /// Sets the alarm for the next KV write or check unless one is set at or before it.
     async fn schedule(&self, stored: &Stored) -> Result<(), String> {
-        let Some(at) = stored.read_model.next_write_at(now_ms()) else {
+        let Some(at) = self.next_alarm_at(stored, now_ms()) else {
             return Ok(());
         };
         if self.alarm_at.get().is_some_and(|set| set <= at) {
@@ -337,6 +460,7 @@ impl RoomObject {
             room_id,
             room: room.encode(),
             read_model: ReadModel::in_sync(),
+            last_checked: LastChecked::new(),
         };
         // Visible to events arriving meanwhile; the caller's save makes it durable.
         self.memory.replace(Some(stored.clone()));
@@ -418,6 +542,10 @@ fn key(stored: &Stored) -> String {
 
 fn now_ms() -> u64 {
     Date::now().as_millis()
+}
+
+fn now_seconds() -> i64 {
+    i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX)
 }
 
 /// One JSON log line of the object, searchable by `component` and `event`.

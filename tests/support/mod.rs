@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod origin;
+pub mod tencent;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -71,6 +72,8 @@ const SECRETS: &[&str] = &[
     "CALLBACK_KEY_PREVIOUS",
     "ORIGIN_TOKEN",
     "STATUS_TOKEN",
+    "TENCENT_SECRET_ID",
+    "TENCENT_SECRET_KEY",
 ];
 
 /// A port nobody listens on right now.

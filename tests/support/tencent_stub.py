@@ -24,7 +24,8 @@ What each task answers comes from a script the test controls:
         "timeout"    no answer; the connection is held for --hang-seconds
   GET  /__count     {"total": N, "tasks": {"<task id>": N}}: API requests received, signed
                     well or not
-  GET  /__requests  every API request: method, path, headers, body, and the verdict
+  GET  /__requests  every API request: method, path, headers, body, the verdict, the scripted
+                    answer and when it came (atMs, Unix milliseconds)
   POST /__reset     forgets scripts, counts and requests
 """
 
@@ -204,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
                 "method": self.command, "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": body.decode("utf-8", "replace"), "verdict": verdict,
-                "answer": item,
+                "answer": item, "atMs": int(time.time() * 1000),
             })
         if refusal:
             return self.tencent_error(refusal.code, refusal.message)
