@@ -23,6 +23,27 @@ pub struct Config {
     pub allowed_origins: AllowedOrigins,
     pub poll_interval_seconds: u32,
     pub status_token: Option<String>,
+    pub origin_delivery: OriginDelivery,
+    pub admin_token: Option<String>,
+    pub origin_retry_base_seconds: u32,
+    pub origin_max_attempts: u32,
+}
+
+/// `ORIGIN_DELIVERY`: forward before answering, or through the delivery queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginDelivery {
+    Direct,
+    Queue,
+}
+
+impl OriginDelivery {
+    /// As `/healthz` shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginDelivery::Direct => "direct",
+            OriginDelivery::Queue => "queue",
+        }
+    }
 }
 
 /// `ALLOWED_ORIGINS`: `*`, or the exact origins whose requests get CORS headers.
@@ -46,6 +67,10 @@ const MAX_WINDOW_SECONDS: i64 = 86_400;
 /// Kept under the sender's 10 s wait (API.md).
 const MAX_ORIGIN_TIMEOUT_MS: u32 = 9_999;
 const MAX_POLL_INTERVAL_SECONDS: u32 = 3_600;
+pub const DEFAULT_ORIGIN_RETRY_BASE_SECONDS: u32 = 10;
+pub const DEFAULT_ORIGIN_MAX_ATTEMPTS: u32 = 24;
+const MAX_ORIGIN_RETRY_BASE_SECONDS: u32 = 3_600;
+const MAX_ORIGIN_MAX_ATTEMPTS: u32 = 100;
 
 impl Config {
     /// Reads every variable through `get` (the shell passes the Workers env; tests a map).
@@ -110,6 +135,33 @@ impl Config {
             1..=MAX_POLL_INTERVAL_SECONDS,
         )?
         .unwrap_or(DEFAULT_POLL_INTERVAL_SECONDS);
+        let origin_delivery = match var("ORIGIN_DELIVERY").as_deref().map(str::trim) {
+            None | Some("direct") => OriginDelivery::Direct,
+            Some("queue") => OriginDelivery::Queue,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "ORIGIN_DELIVERY",
+                })
+            }
+        };
+        // Queued delivery with nowhere to deliver would accept events and keep none of them.
+        if origin_delivery == OriginDelivery::Queue && origin_url.is_none() {
+            return Err(ConfigError {
+                variable: "ORIGIN_URL",
+            });
+        }
+        let origin_retry_base_seconds = parse_number(
+            var("ORIGIN_RETRY_BASE_SECONDS"),
+            "ORIGIN_RETRY_BASE_SECONDS",
+            1..=MAX_ORIGIN_RETRY_BASE_SECONDS,
+        )?
+        .unwrap_or(DEFAULT_ORIGIN_RETRY_BASE_SECONDS);
+        let origin_max_attempts = parse_number(
+            var("ORIGIN_MAX_ATTEMPTS"),
+            "ORIGIN_MAX_ATTEMPTS",
+            1..=MAX_ORIGIN_MAX_ATTEMPTS,
+        )?
+        .unwrap_or(DEFAULT_ORIGIN_MAX_ATTEMPTS);
 
         Ok(Config {
             sdk_app_ids,
@@ -124,6 +176,10 @@ impl Config {
             allowed_origins,
             poll_interval_seconds,
             status_token: var("STATUS_TOKEN"),
+            origin_delivery,
+            admin_token: var("ADMIN_TOKEN"),
+            origin_retry_base_seconds,
+            origin_max_attempts,
         })
     }
 
@@ -241,6 +297,65 @@ mod tests {
         assert_eq!(c.allowed_origins, AllowedOrigins::Any);
         assert_eq!(c.poll_interval_seconds, 5);
         assert_eq!(c.signing(), Signing::Missing);
+        assert_eq!(c.origin_delivery, OriginDelivery::Direct);
+        assert_eq!(c.admin_token, None);
+        assert_eq!(c.origin_retry_base_seconds, 10);
+        assert_eq!(c.origin_max_attempts, 24);
+    }
+
+    #[test]
+    fn queued_delivery_needs_an_origin_url() {
+        let app = ("SDK_APP_IDS", "1");
+        assert_eq!(
+            failing_variable(&[app, ("ORIGIN_DELIVERY", "queue")]),
+            "ORIGIN_URL"
+        );
+        let c = config(&[
+            app,
+            ("ORIGIN_DELIVERY", "queue"),
+            ("ORIGIN_URL", "https://app.example/tiw"),
+            ("ADMIN_TOKEN", "admin"),
+        ])
+        .unwrap();
+        assert_eq!(c.origin_delivery, OriginDelivery::Queue);
+        assert_eq!(c.origin_delivery.as_str(), "queue");
+        assert_eq!(c.admin_token.as_deref(), Some("admin"));
+    }
+
+    #[test]
+    fn delivery_settings_outside_their_ranges_name_their_variable() {
+        let app = ("SDK_APP_IDS", "1");
+        for (name, value) in [
+            ("ORIGIN_DELIVERY", "later"),
+            ("ORIGIN_DELIVERY", "Queue"),
+            ("ORIGIN_RETRY_BASE_SECONDS", "0"),
+            ("ORIGIN_RETRY_BASE_SECONDS", "3601"),
+            ("ORIGIN_RETRY_BASE_SECONDS", "1.5"),
+            ("ORIGIN_MAX_ATTEMPTS", "0"),
+            ("ORIGIN_MAX_ATTEMPTS", "101"),
+        ] {
+            assert_eq!(failing_variable(&[app, (name, value)]), name, "{value}");
+        }
+        let c = config(&[
+            app,
+            ("ORIGIN_RETRY_BASE_SECONDS", "3600"),
+            ("ORIGIN_MAX_ATTEMPTS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.origin_retry_base_seconds, c.origin_max_attempts),
+            (3600, 1)
+        );
+        let c = config(&[
+            app,
+            ("ORIGIN_RETRY_BASE_SECONDS", "1"),
+            ("ORIGIN_MAX_ATTEMPTS", "100"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.origin_retry_base_seconds, c.origin_max_attempts),
+            (1, 100)
+        );
     }
 
     #[test]
