@@ -24,6 +24,9 @@ pub const DEAD_LETTER_TTL_SECONDS: u64 = 14 * 86_400;
 pub const DEAD_LETTER_PREFIX: &str = "dead:";
 /// Dead letters per `GET /admin/dead-letters` page, and per `POST .../replay` request.
 pub const DEAD_LETTER_PAGE: usize = 100;
+/// Numbers above this do not survive a JSON queue message (JavaScript numbers), so ids read
+/// from a body are kept only up to it.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 /// Longest `lastError` kept (it also travels in KV list metadata, which holds 1024 bytes).
 const MAX_ERROR_CHARS: usize = 200;
 
@@ -126,8 +129,10 @@ impl Delivery {
             request_id: headers.request_id.to_string(),
             received_at_ms,
             source: headers.source.map(str::to_string),
-            sdk_app_id: parsed["SdkAppId"].as_u64(),
-            room_id: data["RoomId"].as_u64(),
+            sdk_app_id: parsed["SdkAppId"]
+                .as_u64()
+                .filter(|&n| n <= MAX_SAFE_INTEGER),
+            room_id: data["RoomId"].as_u64().filter(|&n| n <= MAX_SAFE_INTEGER),
             task_id: data["TaskId"].as_str().map(header_safe),
             attempt: 1,
         })
@@ -537,6 +542,12 @@ mod tests {
             (other.sdk_app_id, other.room_id, other.task_id),
             (None, None, None)
         );
+        let huge = br#"{"SdkAppId":18446744073709551615,"EventData":{"RoomId":9007199254740992}}"#;
+        let other = Delivery::first(huge, &headers(), 0).unwrap();
+        assert_eq!(
+            (other.sdk_app_id, other.room_id, other.task_id),
+            (None, None, None)
+        );
     }
 
     #[test]
@@ -666,8 +677,8 @@ mod tests {
     #[test]
     fn the_longest_summary_still_fits_kv_metadata() {
         let body = serde_json::json!({
-            "SdkAppId": u64::MAX,
-            "EventData": {"RoomId": u64::MAX, "TaskId": "\"".repeat(5000)}
+            "SdkAppId": MAX_SAFE_INTEGER,
+            "EventData": {"RoomId": MAX_SAFE_INTEGER, "TaskId": "\"".repeat(5000)}
         })
         .to_string();
         let mut h = headers();
