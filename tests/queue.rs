@@ -423,10 +423,31 @@ fn a_hanging_origin_is_retried_and_holds_back_nothing_in_its_batch() {
         accepted(w, &callback(marker));
     }
 
-    let retried = delivered(&slow, Duration::from_secs(20));
-    assert_eq!(retried.header("x-tiw-attempt"), Some("2"));
-    let first = &origin().matching(&slow)[0];
+    // The hung first attempt is recorded as answered (after 4 s, too late); wait for the retry.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while origin().matching(&slow).len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "never retried: {:?}",
+            attempts_of(&slow)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tries = origin().matching(&slow);
+    let (first, retried) = (&tries[0], &tries[1]);
     assert_eq!(first.header("x-tiw-attempt"), Some("1"));
+    assert_eq!(retried.header("x-tiw-attempt"), Some("2"));
+    assert_eq!(
+        retried.header("x-tiw-delivery-id"),
+        first.header("x-tiw-delivery-id")
+    );
+    // Retried after the 1 s timeout and the 1 s backoff, not after the origin's 4 s.
+    let gap = retried.at - first.at;
+    eprintln!("hanging origin: attempt 2 came {gap:?} after attempt 1");
+    assert!(
+        gap >= Duration::from_millis(1_900) && gap < Duration::from_secs(4),
+        "{gap:?}"
+    );
     for marker in &others {
         let got = delivered(marker, Duration::from_secs(10));
         assert_eq!(
