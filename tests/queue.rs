@@ -233,7 +233,7 @@ fn healthz_names_the_delivery_mode() {
 }
 
 #[test]
-fn queued_callbacks_answer_without_waiting_for_the_origin_and_faster_than_direct() {
+fn callback_latency_in_queue_and_direct_mode_with_a_healthy_origin() {
     const N: usize = 100;
     let mut figures = Vec::new();
     for (mode, w) in [("direct", direct()), ("queue", queued())] {
