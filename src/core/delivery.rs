@@ -606,6 +606,22 @@ mod tests {
     }
 
     #[test]
+    fn the_default_schedule_retries_for_about_fifteen_hours() {
+        let (base, attempts) = (
+            crate::core::config::DEFAULT_ORIGIN_RETRY_BASE_SECONDS,
+            crate::core::config::DEFAULT_ORIGIN_MAX_ATTEMPTS,
+        );
+        let total = |random| -> u32 {
+            (1..attempts)
+                .map(|a| retry_delay_seconds(a, base, random, None))
+                .sum()
+        };
+        // wrangler.toml and the README say "about 15 hours".
+        assert!(total(0.0) >= 14 * 3_600, "{}", total(0.0));
+        assert!(total(0.999) < 16 * 3_600, "{}", total(0.999));
+    }
+
+    #[test]
     fn retry_after_seconds_win_up_to_twelve_hours() {
         assert_eq!(retry_delay_seconds(1, 10, 0.5, Some(120)), 120);
         assert_eq!(retry_delay_seconds(5, 10, 0.5, Some(2)), 2);
