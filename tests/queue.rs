@@ -382,6 +382,36 @@ fn an_origin_failing_three_times_gets_the_delivery_on_attempt_four_with_one_id()
         assert!(gap.as_secs_f64() >= nominal * 0.9, "{gaps:?}");
     }
     assert_eq!(ok.header("x-tiw-attempt"), Some("4"));
+
+    // One log line per attempt: three retries with the origin's status, then delivered.
+    let lines: Vec<Value> = w
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+        .filter(|v| v["kind"] == "delivery" && v["requestId"] == request_id.as_str())
+        .collect();
+    let results: Vec<(u64, &str, u64)> = lines
+        .iter()
+        .map(|v| {
+            (
+                v["attempt"].as_u64().unwrap_or(0),
+                v["result"].as_str().unwrap_or(""),
+                v["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            (1, "retry", 500),
+            (2, "retry", 500),
+            (3, "retry", 500),
+            (4, "delivered", 200)
+        ],
+        "{lines:?}"
+    );
+    assert_eq!(lines[0]["level"], "warn");
+    assert_eq!(lines[0]["retryInSeconds"], 1);
 }
 
 #[test]

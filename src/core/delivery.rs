@@ -168,6 +168,8 @@ pub enum Attempt {
     /// error or no answer in time. `error` is our own sentence, safe to log and keep.
     Failed {
         error: String,
+        /// The origin's status, when it answered at all.
+        status: Option<u16>,
         retry_after: Option<String>,
     },
 }
@@ -505,6 +507,7 @@ mod tests {
     fn failed(retry_after: Option<&str>) -> Attempt {
         Attempt::Failed {
             error: "it answered HTTP 500".into(),
+            status: Some(500),
             retry_after: retry_after.map(str::to_string),
         }
     }

@@ -56,6 +56,7 @@ pub async fn forward(config: &Config, url: &Url, call: &Forward<'_>) -> Result<u
 pub async fn post(config: &Config, url: &Url, body: &[u8], headers: &OriginHeaders<'_>) -> Attempt {
     let failed = |error: String| Attempt::Failed {
         error,
+        status: None,
         retry_after: None,
     };
     let Ok(request) = build_request(config, url.as_str(), body, headers) else {
@@ -75,6 +76,7 @@ pub async fn post(config: &Config, url: &Url, body: &[u8], headers: &OriginHeade
             status @ 200..=299 => Attempt::Delivered(status),
             status => Attempt::Failed {
                 error: format!("it answered HTTP {status}"),
+                status: Some(status),
                 retry_after: response.headers().get("retry-after").ok().flatten(),
             },
         },

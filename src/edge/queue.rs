@@ -171,10 +171,8 @@ impl Consumer<'_> {
                 log.status = Some(*status);
                 None
             }
-            Attempt::Failed { error, .. } => {
-                log.status = error
-                    .strip_prefix("it answered HTTP ")
-                    .and_then(|s| s.parse().ok());
+            Attempt::Failed { error, status, .. } => {
+                log.status = *status;
                 Some(error.clone())
             }
         };
