@@ -10,6 +10,7 @@ pub mod core;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 
+use crate::core::delivery::{self, AdminRoute};
 use crate::core::http::ApiError;
 
 /// What a request asks for, once its method and path are known to fit.
@@ -26,6 +27,9 @@ pub enum Route {
     Health,
     ClientScript,
     Page,
+    /// Anything under `/admin/`, with what it asks for or why it cannot be served. The admin
+    /// handler checks `ADMIN_TOKEN` and the bearer token before it looks at either.
+    Admin(Result<AdminRoute, ApiError>),
 }
 
 impl Route {
@@ -40,6 +44,8 @@ impl Route {
             Route::Health => "/healthz",
             Route::ClientScript => "/client.js",
             Route::Page => "/",
+            Route::Admin(Ok(admin)) => admin.template(),
+            Route::Admin(Err(_)) => "/admin/*",
         }
     }
 }
@@ -49,8 +55,12 @@ const ALLOW_READ: &str = "GET, HEAD, OPTIONS";
 const ALLOW_LIVE: &str = "GET, OPTIONS";
 
 /// Which handler a method and path go to: 404 for an unknown path, 405 with `Allow` for a
-/// known path and a wrong method.
+/// known path and a wrong method. Paths under `/admin/` always go to the admin handler
+/// (never to a preflight), which answers 404 for all of them when admin is off.
 pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
+    if delivery::is_admin_path(path) {
+        return Ok(Route::Admin(delivery::admin_route(method, path)));
+    }
     if method == "OPTIONS" {
         return Ok(Route::Preflight);
     }
@@ -91,6 +101,19 @@ async fn fetch(
     edge::fetch::handle(req, env).await
 }
 
+/// The delivery queue's consumer (and its dead-letter queue's). Never fails: each message is
+/// acked or retried on its own, since an `Err` here would panic and fail the whole batch.
+#[cfg(target_arch = "wasm32")]
+#[worker::event(queue)]
+async fn queue(
+    batch: worker::MessageBatch<serde_json::Value>,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<()> {
+    edge::queue::consume(batch, env).await;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +136,31 @@ mod tests {
     #[test]
     fn preflight_answers_on_any_path() {
         assert_eq!(route("OPTIONS", "/nowhere"), Ok(Route::Preflight));
+    }
+
+    #[test]
+    fn admin_paths_go_to_the_admin_handler_whatever_the_method() {
+        assert_eq!(
+            route("GET", "/admin/dead-letters"),
+            Ok(Route::Admin(Ok(AdminRoute::List)))
+        );
+        assert_eq!(
+            route("POST", "/admin/dead-letters/replay"),
+            Ok(Route::Admin(Ok(AdminRoute::Replay)))
+        );
+        assert_eq!(
+            route("DELETE", "/admin/dead-letters/x"),
+            Ok(Route::Admin(Ok(AdminRoute::Delete("x".into()))))
+        );
+        assert_eq!(
+            route("OPTIONS", "/admin/dead-letters"),
+            Ok(Route::Admin(Err(ApiError::MethodNotAllowed("GET"))))
+        );
+        assert_eq!(
+            route("GET", "/admin/nothing"),
+            Ok(Route::Admin(Err(ApiError::NotFound)))
+        );
+        assert_eq!(route("OPTIONS", "/administrator"), Ok(Route::Preflight));
     }
 
     #[test]

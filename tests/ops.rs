@@ -155,6 +155,12 @@ fn deploy_dry_run_bundles_the_local_and_production_configs_offline() {
             .and_then(|rest| rest.split(')').next())
             .unwrap_or_else(|| panic!("({label}) no PUSH_STATE binding:\n{output}"))
             .to_string();
+        // Queued delivery's producer: each environment names its own queue.
+        let queue = format!(
+            "env.ORIGIN_QUEUE (tiw-push-edge{}-origin)",
+            env.map(|e| format!("-{e}")).unwrap_or_default()
+        );
+        assert!(output.contains(&queue), "({label}) no {queue}:\n{output}");
         match env {
             None => local_kv_id = Some(kv_id),
             Some(_) => assert_ne!(

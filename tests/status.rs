@@ -292,7 +292,7 @@ fn healthz_reports_version_signing_and_origin() {
     let body = res.json();
     assert_eq!(
         body,
-        json!({"ok": true, "version": env!("CARGO_PKG_VERSION"), "signing": "configured", "origin": false, "reconcile": false})
+        json!({"ok": true, "version": env!("CARGO_PKG_VERSION"), "signing": "configured", "origin": false, "delivery": "direct", "reconcile": false})
     );
 }
 

@@ -33,6 +33,27 @@ pub struct Config {
     pub tiw_api_endpoint: Url,
     pub tiw_api_region: String,
     pub reconcile_after_seconds: u32,
+    pub origin_delivery: OriginDelivery,
+    pub admin_token: Option<String>,
+    pub origin_retry_base_seconds: u32,
+    pub origin_max_attempts: u32,
+}
+
+/// `ORIGIN_DELIVERY`: forward before answering, or through the delivery queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginDelivery {
+    Direct,
+    Queue,
+}
+
+impl OriginDelivery {
+    /// As `/healthz` shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginDelivery::Direct => "direct",
+            OriginDelivery::Queue => "queue",
+        }
+    }
 }
 
 /// `ALLOWED_ORIGINS`: `*`, or the exact origins whose requests get CORS headers.
@@ -64,6 +85,10 @@ pub const DEFAULT_TIW_API_ENDPOINT: &str = "https://tiw.tencentcloudapi.com";
 pub const DEFAULT_TIW_API_REGION: &str = "ap-singapore";
 pub const DEFAULT_RECONCILE_AFTER_SECONDS: u32 = 900;
 const MAX_RECONCILE_AFTER_SECONDS: u32 = 86_400;
+pub const DEFAULT_ORIGIN_RETRY_BASE_SECONDS: u32 = 10;
+pub const DEFAULT_ORIGIN_MAX_ATTEMPTS: u32 = 24;
+const MAX_ORIGIN_RETRY_BASE_SECONDS: u32 = 3_600;
+const MAX_ORIGIN_MAX_ATTEMPTS: u32 = 100;
 
 impl Config {
     /// Reads every variable through `get` (the shell passes the Workers env; tests a map).
@@ -176,6 +201,33 @@ impl Config {
             1..=MAX_RECONCILE_AFTER_SECONDS,
         )?
         .unwrap_or(DEFAULT_RECONCILE_AFTER_SECONDS);
+        let origin_delivery = match var("ORIGIN_DELIVERY").as_deref().map(str::trim) {
+            None | Some("direct") => OriginDelivery::Direct,
+            Some("queue") => OriginDelivery::Queue,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "ORIGIN_DELIVERY",
+                })
+            }
+        };
+        // Queued delivery with nowhere to deliver would accept events and keep none of them.
+        if origin_delivery == OriginDelivery::Queue && origin_url.is_none() {
+            return Err(ConfigError {
+                variable: "ORIGIN_URL",
+            });
+        }
+        let origin_retry_base_seconds = parse_number(
+            var("ORIGIN_RETRY_BASE_SECONDS"),
+            "ORIGIN_RETRY_BASE_SECONDS",
+            1..=MAX_ORIGIN_RETRY_BASE_SECONDS,
+        )?
+        .unwrap_or(DEFAULT_ORIGIN_RETRY_BASE_SECONDS);
+        let origin_max_attempts = parse_number(
+            var("ORIGIN_MAX_ATTEMPTS"),
+            "ORIGIN_MAX_ATTEMPTS",
+            1..=MAX_ORIGIN_MAX_ATTEMPTS,
+        )?
+        .unwrap_or(DEFAULT_ORIGIN_MAX_ATTEMPTS);
 
         Ok(Config {
             sdk_app_ids,
@@ -190,6 +242,10 @@ impl Config {
             allowed_origins,
             poll_interval_seconds,
             status_token: var("STATUS_TOKEN"),
+            origin_delivery,
+            admin_token: var("ADMIN_TOKEN"),
+            origin_retry_base_seconds,
+            origin_max_attempts,
             max_live_connections_per_room,
             tencent_credentials,
             tiw_api_endpoint,
@@ -355,6 +411,65 @@ mod tests {
         );
         assert_eq!(c.tiw_api_region, "ap-singapore");
         assert_eq!(c.reconcile_after_seconds, 900);
+        assert_eq!(c.origin_delivery, OriginDelivery::Direct);
+        assert_eq!(c.admin_token, None);
+        assert_eq!(c.origin_retry_base_seconds, 10);
+        assert_eq!(c.origin_max_attempts, 24);
+    }
+
+    #[test]
+    fn queued_delivery_needs_an_origin_url() {
+        let app = ("SDK_APP_IDS", "1");
+        assert_eq!(
+            failing_variable(&[app, ("ORIGIN_DELIVERY", "queue")]),
+            "ORIGIN_URL"
+        );
+        let c = config(&[
+            app,
+            ("ORIGIN_DELIVERY", "queue"),
+            ("ORIGIN_URL", "https://app.example/tiw"),
+            ("ADMIN_TOKEN", "admin"),
+        ])
+        .unwrap();
+        assert_eq!(c.origin_delivery, OriginDelivery::Queue);
+        assert_eq!(c.origin_delivery.as_str(), "queue");
+        assert_eq!(c.admin_token.as_deref(), Some("admin"));
+    }
+
+    #[test]
+    fn delivery_settings_outside_their_ranges_name_their_variable() {
+        let app = ("SDK_APP_IDS", "1");
+        for (name, value) in [
+            ("ORIGIN_DELIVERY", "later"),
+            ("ORIGIN_DELIVERY", "Queue"),
+            ("ORIGIN_RETRY_BASE_SECONDS", "0"),
+            ("ORIGIN_RETRY_BASE_SECONDS", "3601"),
+            ("ORIGIN_RETRY_BASE_SECONDS", "1.5"),
+            ("ORIGIN_MAX_ATTEMPTS", "0"),
+            ("ORIGIN_MAX_ATTEMPTS", "101"),
+        ] {
+            assert_eq!(failing_variable(&[app, (name, value)]), name, "{value}");
+        }
+        let c = config(&[
+            app,
+            ("ORIGIN_RETRY_BASE_SECONDS", "3600"),
+            ("ORIGIN_MAX_ATTEMPTS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.origin_retry_base_seconds, c.origin_max_attempts),
+            (3600, 1)
+        );
+        let c = config(&[
+            app,
+            ("ORIGIN_RETRY_BASE_SECONDS", "1"),
+            ("ORIGIN_MAX_ATTEMPTS", "100"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.origin_retry_base_seconds, c.origin_max_attempts),
+            (1, 100)
+        );
     }
 
     #[test]

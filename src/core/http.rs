@@ -25,6 +25,8 @@ pub enum ApiError {
     ExpireTooFar,
     InvalidEvent(String),
     StorageUnavailable,
+    /// Queued delivery: the delivery queue did not accept the event (`storage_unavailable`).
+    QueueUnavailable,
     OriginUnavailable(String),
     NotFound,
     MethodNotAllowed(&'static str),
@@ -53,7 +55,9 @@ impl ApiError {
             ApiError::UnknownApp | ApiError::OriginNotAllowed => 403,
             ApiError::UpgradeRequired => 426,
             ApiError::TooManyConnections => 429,
-            ApiError::NotConfigured(_) | ApiError::StorageUnavailable => 503,
+            ApiError::NotConfigured(_)
+            | ApiError::StorageUnavailable
+            | ApiError::QueueUnavailable => 503,
             ApiError::MissingSignature
             | ApiError::BadSignature
             | ApiError::Expired
@@ -79,7 +83,7 @@ impl ApiError {
             ApiError::Expired => "expired",
             ApiError::ExpireTooFar => "expire_too_far",
             ApiError::InvalidEvent(_) => "invalid_event",
-            ApiError::StorageUnavailable => "storage_unavailable",
+            ApiError::StorageUnavailable | ApiError::QueueUnavailable => "storage_unavailable",
             ApiError::OriginUnavailable(_) => "origin_unavailable",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -115,6 +119,9 @@ impl ApiError {
             }
             ApiError::InvalidEvent(why) => format!("EventData is invalid: {why}"),
             ApiError::StorageUnavailable => "room state storage is unavailable; retry later".into(),
+            ApiError::QueueUnavailable => {
+                "the delivery queue did not accept the event; retry later".into()
+            }
             ApiError::OriginUnavailable(why) => {
                 format!("the origin server did not accept the callback: {why}")
             }
@@ -156,7 +163,9 @@ impl ApiError {
         let mut reply = Reply::json(self.status(), &self.body());
         match self {
             ApiError::MethodNotAllowed(allow) => reply.header("allow", allow),
-            ApiError::StorageUnavailable => reply.header("retry-after", "5"),
+            ApiError::StorageUnavailable | ApiError::QueueUnavailable => {
+                reply.header("retry-after", "5")
+            }
             ApiError::Unauthorized => reply.header("www-authenticate", "Bearer"),
             ApiError::UpgradeRequired => reply.header("upgrade", "websocket"),
             _ => {}
@@ -326,6 +335,10 @@ mod tests {
         let reply = ApiError::StorageUnavailable.into_reply();
         assert_eq!(reply.status, 503);
         assert_eq!(reply.header_value("retry-after"), Some("5"));
+        let queue = ApiError::QueueUnavailable.into_reply();
+        assert_eq!(queue.status, 503);
+        assert_eq!(queue.header_value("retry-after"), Some("5"));
+        assert_eq!(ApiError::QueueUnavailable.code(), "storage_unavailable");
     }
 
     #[test]

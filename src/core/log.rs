@@ -28,6 +28,12 @@ pub struct RequestLog {
     pub outcome: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forwarded: Option<bool>,
+    /// Queued delivery (`ORIGIN_DELIVERY=queue`): whether the delivery queue accepted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enqueued: Option<bool>,
+    /// Queued delivery: the `x-tiw-delivery-id` the origin will see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
     /// Rooms whose state came from KV rather than the cache (status reads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kv_reads: Option<usize>,

@@ -3,6 +3,7 @@
 
 pub mod callback;
 pub mod config;
+pub mod delivery;
 pub mod http;
 pub mod live;
 pub mod log;

@@ -6,12 +6,14 @@ use futures_util::StreamExt;
 use serde_json::json;
 use worker::{js_sys, Date, Env, Request, Response};
 
-use super::origin::{self, Forward};
+use super::origin::Forward;
 use super::room_object;
 use super::store::{Store, KV_BINDING};
+use super::{admin, queue};
 use super::{env_string, into_response};
 use crate::core::callback::{self, Event, Verified};
-use crate::core::config::{Config, ConfigError};
+use crate::core::config::{Config, ConfigError, OriginDelivery};
+use crate::core::delivery::{self, QUEUE_BINDING};
 use crate::core::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
 use crate::core::live;
 use crate::core::log::RequestLog;
@@ -83,6 +85,7 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         Ok(Route::Health) => Ok(health(&config)),
         Ok(Route::ClientScript) => Ok(page::client_script(if_none_match.as_deref())),
         Ok(Route::Page) => Ok(page::index_page(if_none_match.as_deref())),
+        Ok(Route::Admin(admin)) => admin::handle(req, env, &config, admin, log).await,
         Err(e) => Err(e),
     };
     let mut reply = answer.unwrap_or_else(|e| {
@@ -90,8 +93,8 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         e.into_reply()
     });
     // The callback answers Tencent's servers, not browsers: no CORS there (preflights on
-    // any path still follow the origin rules).
-    if path != "/callback" || method == "OPTIONS" {
+    // any path still follow the origin rules). Admin routes get none at all.
+    if (path != "/callback" || method == "OPTIONS") && !delivery::is_admin_path(&path) {
         http::add_cors(&mut reply, &config.allowed_origins, origin.as_deref());
     }
     Answer::Reply(reply)
@@ -130,22 +133,16 @@ async fn receive_callback(
     };
     log.outcome = Some(outcome);
 
-    if let Some(url) = &config.origin_url {
-        let forwarded = origin::forward(
-            config,
-            url,
-            &Forward {
-                body: &body,
-                event_type: &verified.event_type,
-                outcome,
-                signed: verified.signed,
-                request_id: &log.request_id,
-            },
-        )
-        .await;
-        log.forwarded = Some(forwarded.is_ok());
-        forwarded?;
-    }
+    let request_id = log.request_id.clone();
+    let call = Forward {
+        body: &body,
+        event_type: &verified.event_type,
+        outcome,
+        signed: verified.signed,
+        request_id: &request_id,
+        source: None,
+    };
+    queue::deliver(env, config, &call, log).await?;
     Ok(Reply::json(
         200,
         &json!({"error_code": 0, "outcome": outcome}),
@@ -233,7 +230,7 @@ fn note_event(log: &mut RequestLog, verified: &Verified) {
 }
 
 /// Check 1: at most 64 KiB, by `Content-Length` and by the bytes actually read.
-async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     let declared = header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge);
@@ -320,6 +317,7 @@ fn health(config: &Config) -> Reply {
             "version": env!("CARGO_PKG_VERSION"),
             "signing": signing,
             "origin": config.origin_url.is_some(),
+            "delivery": config.origin_delivery.as_str(),
             "reconcile": config.reconcile(),
         }),
     );
@@ -336,7 +334,7 @@ fn health_unconfigured(e: ConfigError) -> Reply {
     reply
 }
 
-fn load_config(env: &Env) -> Result<Config, ConfigError> {
+pub(super) fn load_config(env: &Env) -> Result<Config, ConfigError> {
     let config = Config::from_lookup(|name| env_string(env, name))?;
     for binding in [KV_BINDING, room_object::BINDING] {
         let bound = match binding {
@@ -346,6 +344,11 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
         if !bound {
             return Err(ConfigError { variable: binding });
         }
+    }
+    if config.origin_delivery == OriginDelivery::Queue && !queue::has_queue(env) {
+        return Err(ConfigError {
+            variable: QUEUE_BINDING,
+        });
     }
     Ok(config)
 }
@@ -357,7 +360,7 @@ fn store(env: &Env, config: &Config) -> Result<Store, ApiError> {
     Ok(Store::new(kv, config.poll_interval_seconds))
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
+pub(super) fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 

@@ -1,8 +1,11 @@
 //! The wasm-only shell: the only code that touches `worker` types (requests, KV, the Cache
-//! API, `fetch` to the origin, the clock). It moves data in and out of the pure core.
+//! API, queues, `fetch` to the origin, the clock). It moves data in and out of the pure core.
 
+mod admin;
+mod dead_letters;
 pub mod fetch;
 mod origin;
+pub mod queue;
 pub mod room_object;
 mod store;
 mod tencent;

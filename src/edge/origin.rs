@@ -1,9 +1,10 @@
-//! Forwarding verified callbacks to the app's origin server ("edge filtering").
+//! Sending a callback to the app's origin server ("edge filtering").
 //!
 //! The origin receives the exact bytes Tencent sent, so it may re-verify the signature, plus
-//! headers saying what the edge concluded. A non-2xx answer (redirects included: they are not
-//! followed), a network error or no answer within `ORIGIN_TIMEOUT_MS` is a failure the
-//! handler answers with 502, so the sender retries.
+//! headers saying what the edge concluded (`core::delivery::OriginHeaders`). A non-2xx answer
+//! (redirects included: they are not followed), a network error or no answer within
+//! `ORIGIN_TIMEOUT_MS` is a failed attempt: in direct delivery the handler answers it with
+//! 502, so the sender retries; in queued delivery the consumer tries again later.
 
 use std::time::Duration;
 
@@ -14,7 +15,8 @@ use worker::{
 };
 
 use crate::core::config::Config;
-use crate::core::http::{header_safe, ApiError};
+use crate::core::delivery::{Attempt, OriginHeaders};
+use crate::core::http::ApiError;
 
 /// What the origin is told about a callback besides its bytes.
 pub struct Forward<'a> {
@@ -23,13 +25,43 @@ pub struct Forward<'a> {
     pub outcome: &'a str,
     pub signed: bool,
     pub request_id: &'a str,
+    /// `x-tiw-source`, for bodies the worker wrote itself (e.g. `reconciled`); `None` for
+    /// Tencent's callbacks.
+    pub source: Option<&'a str>,
+}
+
+impl Forward<'_> {
+    /// The headers of a direct delivery (queued ones add their delivery id and attempt).
+    pub fn headers(&self) -> OriginHeaders<'_> {
+        OriginHeaders {
+            event_type: self.event_type,
+            outcome: self.outcome,
+            verified: self.signed,
+            request_id: self.request_id,
+            source: self.source,
+            queued: None,
+        }
+    }
 }
 
 /// POSTs one callback to `url` (`ORIGIN_URL`); `Ok` with the origin's status when it was 2xx.
 pub async fn forward(config: &Config, url: &Url, call: &Forward<'_>) -> Result<u16, ApiError> {
-    let request = build_request(config, url.as_str(), call).map_err(|_| {
-        ApiError::OriginUnavailable("the forward request could not be built".into())
-    })?;
+    match post(config, url, call.body, &call.headers()).await {
+        Attempt::Delivered(status) => Ok(status),
+        Attempt::Failed { error, .. } => Err(ApiError::OriginUnavailable(error)),
+    }
+}
+
+/// One attempt: POSTs `body` with `headers` (and `ORIGIN_TOKEN`) to `url`.
+pub async fn post(config: &Config, url: &Url, body: &[u8], headers: &OriginHeaders<'_>) -> Attempt {
+    let failed = |error: String| Attempt::Failed {
+        error,
+        status: None,
+        retry_after: None,
+    };
+    let Ok(request) = build_request(config, url.as_str(), body, headers) else {
+        return failed("the forward request could not be built".into());
+    };
 
     let controller = AbortController::default();
     let signal = controller.signal();
@@ -41,31 +73,31 @@ pub async fn forward(config: &Config, url: &Url, call: &Forward<'_>) -> Result<u
     let answer = select(send, timeout).await;
     match answer {
         Either::Left((Ok(response), _)) => match response.status_code() {
-            status @ 200..=299 => Ok(status),
-            status => Err(ApiError::OriginUnavailable(format!(
-                "it answered HTTP {status}"
-            ))),
+            status @ 200..=299 => Attempt::Delivered(status),
+            status => Attempt::Failed {
+                error: format!("it answered HTTP {status}"),
+                status: Some(status),
+                retry_after: response.headers().get("retry-after").ok().flatten(),
+            },
         },
-        Either::Left((Err(_), _)) => Err(ApiError::OriginUnavailable(
-            "it could not be reached".into(),
-        )),
+        Either::Left((Err(_), _)) => failed("it could not be reached".into()),
         Either::Right(((), _)) => {
             controller.abort();
-            Err(ApiError::OriginUnavailable(format!(
-                "no answer within {} ms",
-                config.origin_timeout_ms
-            )))
+            failed(format!("no answer within {} ms", config.origin_timeout_ms))
         }
     }
 }
 
-fn build_request(config: &Config, url: &str, call: &Forward<'_>) -> worker::Result<Request> {
+fn build_request(
+    config: &Config,
+    url: &str,
+    body: &[u8],
+    edge_headers: &OriginHeaders<'_>,
+) -> worker::Result<Request> {
     let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    headers.set("x-tiw-verified", if call.signed { "1" } else { "0" })?;
-    headers.set("x-tiw-event-type", &header_safe(call.event_type))?;
-    headers.set("x-tiw-outcome", call.outcome)?;
-    headers.set("x-request-id", call.request_id)?;
+    for (name, value) in edge_headers.list() {
+        headers.set(name, &value)?;
+    }
     if let Some(token) = &config.origin_token {
         headers.set("authorization", &format!("Bearer {token}"))?;
     }
@@ -73,6 +105,6 @@ fn build_request(config: &Config, url: &str, call: &Forward<'_>) -> worker::Resu
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(Uint8Array::from(call.body).into()));
+        .with_body(Some(Uint8Array::from(body).into()));
     Request::new_with_init(url, &init)
 }

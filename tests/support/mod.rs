@@ -74,6 +74,7 @@ const SECRETS: &[&str] = &[
     "STATUS_TOKEN",
     "TENCENT_SECRET_ID",
     "TENCENT_SECRET_KEY",
+    "ADMIN_TOKEN",
 ];
 
 /// A port nobody listens on right now.
@@ -129,6 +130,16 @@ impl Worker {
 
     /// Starts on an existing KV directory (to test persistence across restarts).
     pub fn start_with_state(vars: &[(&str, String)], state_dir: PathBuf) -> Worker {
+        Worker::launch(vars, state_dir, Bindings::All)
+    }
+
+    /// Starts without the delivery queue bindings (to test that queued delivery fails
+    /// closed without them).
+    pub fn start_without_queues(vars: &[(&str, String)]) -> Worker {
+        Worker::launch(vars, temp_dir("kv"), Bindings::NoQueues)
+    }
+
+    fn launch(vars: &[(&str, String)], state_dir: PathBuf, bindings: Bindings) -> Worker {
         let main = root().join("build/index.js");
         assert!(
             main.exists(),
@@ -145,7 +156,7 @@ impl Worker {
             .iter()
             .cloned()
             .partition(|(name, _)| SECRETS.contains(name));
-        std::fs::write(&config, wrangler_toml(&main, &plain)).expect("write config");
+        std::fs::write(&config, wrangler_toml(&main, &plain, bindings)).expect("write config");
         let dev_vars: String = secrets
             .iter()
             .map(|(name, value)| format!("{name}={value:?}\n"))
@@ -320,14 +331,48 @@ impl Drop for Worker {
     }
 }
 
-fn wrangler_toml(main: &Path, vars: &[(&str, String)]) -> String {
+/// Which bindings a test worker gets besides `PUSH_STATE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bindings {
+    All,
+    NoQueues,
+}
+
+/// Queued delivery (`ORIGIN_DELIVERY=queue`): the producer, the consumer with its limits set
+/// explicitly (wrangler dev's defaults differ from production's), the dead-letter queue and
+/// its consumer (the same worker), as in wrangler.toml. The dead-letter queue's name ends in
+/// `-dlq`, which is how the consumer tells its batches apart.
+const QUEUE_BINDINGS: &str = r#"
+[[queues.producers]]
+binding = "ORIGIN_QUEUE"
+queue = "tiw-push-edge-e2e-origin"
+
+[[queues.consumers]]
+queue = "tiw-push-edge-e2e-origin"
+max_batch_size = 10
+max_batch_timeout = 1
+max_retries = 3
+dead_letter_queue = "tiw-push-edge-e2e-origin-dlq"
+
+[[queues.consumers]]
+queue = "tiw-push-edge-e2e-origin-dlq"
+max_batch_size = 10
+max_batch_timeout = 1
+max_retries = 3
+"#;
+
+fn wrangler_toml(main: &Path, vars: &[(&str, String)], bindings: Bindings) -> String {
     let mut toml = format!(
         "name = \"tiw-push-edge-e2e\"\nmain = {main:?}\ncompatibility_date = \"2026-11-01\"\n\
          send_metrics = false\n\n[[kv_namespaces]]\nbinding = \"PUSH_STATE\"\nid = \"e2e\"\n\n\
          [[durable_objects.bindings]]\nname = \"ROOMS\"\nclass_name = \"RoomObject\"\n\n\
-         [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"RoomObject\"]\n\n[vars]\n",
+         [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"RoomObject\"]\n",
         main = main.display().to_string()
     );
+    if bindings == Bindings::All {
+        toml.push_str(QUEUE_BINDINGS);
+    }
+    toml.push_str("\n[vars]\n");
     for (name, value) in vars {
         toml.push_str(&format!("{name} = {value:?}\n"));
     }

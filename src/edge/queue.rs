@@ -1,0 +1,315 @@
+//! Getting a callback to the origin the way `ORIGIN_DELIVERY` says: forwarded before the
+//! answer (`direct`), or put on the delivery queue (`queue`) and delivered by the consumer in
+//! this file, with retries, backoff and dead letters.
+//!
+//! The consumer never returns an error (workers-rs turns one into a panic that fails the
+//! whole batch): every message is acked or retried on its own. A failed attempt is acked and
+//! sent again as a new message with the next attempt number and the backoff as its delay,
+//! because a queue message's own retry count is not readable from workers-rs. Only when that
+//! send fails is the message itself retried. Deliveries of a batch run concurrently, at most
+//! [`CONCURRENT_DELIVERIES`] at once.
+//! Not here: the policy (`core::delivery`), the HTTP request (`origin`), KV (`dead_letters`).
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use worker::{
+    js_sys, Date, Env, Message, MessageBatch, MessageBuilder, MessageExt, Queue,
+    QueueRetryOptionsBuilder,
+};
+
+use super::dead_letters::DeadLetters;
+use super::origin::{self, Forward};
+use crate::core::config::{Config, OriginDelivery};
+use crate::core::delivery::{
+    self, Attempt, DeadLetter, Delivery, DeliveryLog, Next, QUEUE_BINDING,
+};
+use crate::core::http::ApiError;
+use crate::core::log::RequestLog;
+
+/// A Worker invocation keeps at most six connections open at once; more would only queue
+/// inside the runtime.
+const CONCURRENT_DELIVERIES: usize = 6;
+/// How long a message waits before the queue brings it back when the consumer cannot act on
+/// it (no valid configuration, KV or the queue failing).
+const REDELIVER_SECONDS: u32 = 60;
+
+/// Hands one callback (or a body the worker wrote itself: `call.source` then names it) to the
+/// origin through the active `ORIGIN_DELIVERY`; does nothing without `ORIGIN_URL`.
+/// Direct: `Err(OriginUnavailable)` when the origin failed. Queue: `Err(QueueUnavailable)`
+/// when the queue did not accept it; the origin's state does not matter.
+pub async fn deliver(
+    env: &Env,
+    config: &Config,
+    call: &Forward<'_>,
+    log: &mut RequestLog,
+) -> Result<(), ApiError> {
+    let Some(url) = &config.origin_url else {
+        return Ok(());
+    };
+    match config.origin_delivery {
+        OriginDelivery::Direct => {
+            let forwarded = origin::forward(config, url, call).await;
+            log.forwarded = Some(forwarded.is_ok());
+            forwarded.map(|_| ())
+        }
+        OriginDelivery::Queue => {
+            let enqueued = enqueue(env, call, log).await;
+            log.enqueued = Some(enqueued.is_ok());
+            enqueued
+        }
+    }
+}
+
+async fn enqueue(env: &Env, call: &Forward<'_>, log: &mut RequestLog) -> Result<(), ApiError> {
+    let delivery =
+        Delivery::first(call.body, &call.headers(), now_ms()).map_err(|_| ApiError::Internal)?;
+    log.delivery_id = Some(delivery.id.clone());
+    let queue = env
+        .queue(QUEUE_BINDING)
+        .map_err(|_| ApiError::NotConfigured(QUEUE_BINDING))?;
+    queue.send(&delivery).await.map_err(|e| {
+        log.warn(format!("the delivery queue refused the message: {e}"));
+        ApiError::QueueUnavailable
+    })
+}
+
+/// `ORIGIN_DELIVERY=queue` needs the producer binding (checked with the rest of the
+/// configuration, so a missing binding fails closed like a missing variable).
+pub fn has_queue(env: &Env) -> bool {
+    env.queue(QUEUE_BINDING).is_ok()
+}
+
+/// The queue entry: a batch from the delivery queue is delivered; a batch from its
+/// dead-letter queue (messages the consumer failed on until the queue gave up) is kept as
+/// dead letters.
+pub async fn consume(batch: MessageBatch<Value>, env: Env) {
+    let messages: Vec<Message<Value>> = batch
+        .iter()
+        .filter_map(|m| match m {
+            Ok(m) => Some(m),
+            // Not a JSON message: nothing this worker sent. The queue acks it when the
+            // handler returns.
+            Err(e) => {
+                log_unreadable(&format!("a queue message is not JSON: {e}"));
+                None
+            }
+        })
+        .collect();
+    if delivery::is_dead_letter_queue(&batch.queue()) {
+        keep_dead_letter_queue(messages, &env).await;
+    } else {
+        deliver_batch(messages, &env).await;
+    }
+}
+
+async fn deliver_batch(messages: Vec<Message<Value>>, env: &Env) {
+    let config = match super::fetch::load_config(env) {
+        Ok(config) => config,
+        Err(e) => {
+            log_unreadable(&format!(
+                "the configuration is invalid ({}): deliveries wait",
+                e.variable
+            ));
+            messages
+                .iter()
+                .for_each(|m| redeliver(m, REDELIVER_SECONDS));
+            return;
+        }
+    };
+    let queue = env.queue(QUEUE_BINDING).ok();
+    let dead_letters = DeadLetters::new(env).ok();
+    let consumer = Consumer {
+        config: &config,
+        queue: queue.as_ref(),
+        dead_letters: dead_letters.as_ref(),
+    };
+    futures_util::stream::iter(messages.iter())
+        .map(|message| consumer.handle(message))
+        .buffer_unordered(CONCURRENT_DELIVERIES)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+struct Consumer<'a> {
+    config: &'a Config,
+    queue: Option<&'a Queue>,
+    dead_letters: Option<&'a DeadLetters>,
+}
+
+impl Consumer<'_> {
+    /// One message: one attempt, then ack, retry or dead letter; always acks or retries it.
+    async fn handle(&self, message: &Message<Value>) {
+        let started = now_ms();
+        let Ok(delivery) = serde_json::from_value::<Delivery>(message.body().clone()) else {
+            log_unreadable("a queue message is not a delivery; dropped");
+            message.ack();
+            return;
+        };
+        let mut log = DeliveryLog {
+            kind: "delivery",
+            delivery_id: delivery.id.clone(),
+            request_id: delivery.request_id.clone(),
+            attempt: delivery.attempt,
+            ..DeliveryLog::default()
+        };
+        let Some(url) = &self.config.origin_url else {
+            log.result = "error";
+            log.error = Some("ORIGIN_URL is not set: the delivery waits".into());
+            redeliver(message, REDELIVER_SECONDS);
+            return finish(&mut log, started);
+        };
+
+        let attempt = origin::post(
+            self.config,
+            url,
+            delivery.body.as_bytes(),
+            &delivery.headers(),
+        )
+        .await;
+        let error = match &attempt {
+            Attempt::Delivered(status) => {
+                log.status = Some(*status);
+                None
+            }
+            Attempt::Failed { error, status, .. } => {
+                log.status = *status;
+                Some(error.clone())
+            }
+        };
+        log.error = error.clone();
+        let next = delivery::next_step(
+            delivery.attempt,
+            self.config.origin_max_attempts,
+            self.config.origin_retry_base_seconds,
+            &attempt,
+            js_sys::Math::random(),
+        );
+        match next {
+            Next::Done => {
+                log.result = "delivered";
+                message.ack();
+            }
+            Next::RetryIn(seconds) => {
+                log.retry_in_seconds = Some(seconds);
+                match self.send_later(&delivery.next_attempt(), seconds).await {
+                    Ok(()) => {
+                        log.result = "retry";
+                        message.ack();
+                    }
+                    Err(e) => {
+                        // The same attempt comes back instead; nothing is lost.
+                        log.result = "error";
+                        log.error = Some(format!(
+                            "{}; the retry could not be queued: {e}",
+                            error.unwrap_or_default()
+                        ));
+                        redeliver(message, seconds);
+                    }
+                }
+            }
+            Next::DeadLetter => {
+                let dead = DeadLetter::new(delivery, &error.unwrap_or_default(), now_ms());
+                log.dead_letter_id = Some(dead.id());
+                match self.keep(&dead).await {
+                    Ok(()) => {
+                        log.result = "dead_letter";
+                        message.ack();
+                    }
+                    Err(e) => {
+                        log.result = "error";
+                        log.error = Some(format!(
+                            "{}; the dead letter could not be kept: {e}",
+                            dead.last_error
+                        ));
+                        redeliver(message, REDELIVER_SECONDS);
+                    }
+                }
+            }
+        }
+        finish(&mut log, started);
+    }
+
+    async fn send_later(&self, delivery: &Delivery, seconds: u32) -> Result<(), String> {
+        let queue = self.queue.ok_or(format!("no {QUEUE_BINDING} binding"))?;
+        queue
+            .send(MessageBuilder::new(delivery).delay_seconds(seconds).build())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn keep(&self, dead: &DeadLetter) -> Result<(), String> {
+        let store = self.dead_letters.ok_or("no PUSH_STATE binding")?;
+        store.keep(dead).await
+    }
+}
+
+/// Messages the consumer failed on `max_retries + 1` times (it crashed, or could neither
+/// retry nor keep them) arrive here and become dead letters like any other.
+async fn keep_dead_letter_queue(messages: Vec<Message<Value>>, env: &Env) {
+    let store = DeadLetters::new(env).ok();
+    for message in &messages {
+        let started = now_ms();
+        let Ok(delivery) = serde_json::from_value::<Delivery>(message.body().clone()) else {
+            log_unreadable("a dead-letter queue message is not a delivery; dropped");
+            message.ack();
+            continue;
+        };
+        let dead = DeadLetter::new(
+            delivery,
+            "the consumer failed on this message until the queue gave up (dead-letter queue)",
+            now_ms(),
+        );
+        let mut log = DeliveryLog {
+            kind: "dead_letter_queue",
+            delivery_id: dead.delivery.id.clone(),
+            request_id: dead.delivery.request_id.clone(),
+            attempt: dead.attempts,
+            dead_letter_id: Some(dead.id()),
+            error: Some(dead.last_error.clone()),
+            ..DeliveryLog::default()
+        };
+        let kept = match &store {
+            Some(store) => store.keep(&dead).await,
+            None => Err("no PUSH_STATE binding".into()),
+        };
+        match kept {
+            Ok(()) => {
+                log.result = "dead_letter";
+                message.ack();
+            }
+            Err(e) => {
+                log.result = "error";
+                log.error = Some(format!("the dead letter could not be kept: {e}"));
+                redeliver(message, REDELIVER_SECONDS);
+            }
+        }
+        finish(&mut log, started);
+    }
+}
+
+fn redeliver(message: &Message<Value>, seconds: u32) {
+    message.retry_with_options(
+        &QueueRetryOptionsBuilder::new()
+            .with_delay_seconds(seconds)
+            .build(),
+    );
+}
+
+fn finish(log: &mut DeliveryLog, started_ms: u64) {
+    log.duration_ms = now_ms().saturating_sub(started_ms);
+    worker::console_log!("{}", log.line());
+}
+
+fn log_unreadable(error: &str) {
+    let mut log = DeliveryLog {
+        kind: "delivery",
+        result: "error",
+        error: Some(error.to_string()),
+        ..DeliveryLog::default()
+    };
+    worker::console_log!("{}", log.line());
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
