@@ -270,3 +270,52 @@ fn without_credentials_nothing_is_scheduled_or_called() {
     assert_eq!(res.status, 503);
     assert_eq!(res.json()["variable"], "TENCENT_SECRET_KEY");
 }
+
+#[test]
+fn the_origin_hears_of_a_reconciled_stop_through_the_delivery_queue() {
+    let stub = stub();
+    let origin = support::origin::Origin::start();
+    let mut vars = reconciling_vars(stub);
+    vars.push(("ORIGIN_URL", origin.url("/ok/reconciled")));
+    vars.push(("ORIGIN_DELIVERY", "queue".into()));
+    vars.push(("ORIGIN_RETRY_BASE_SECONDS", "1".into()));
+    let w = Worker::start(&vars);
+    let room = unique_room();
+    let task = unique_task("told");
+    stub.script(json!({ &task: ["STOPPED"] }));
+    assert_eq!(outcome(&w, &signed(started(room, &task, now()))), "applied");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reconciled = loop {
+        let found = origin
+            .received("/ok/reconciled")
+            .into_iter()
+            .find(|r| r.header("x-tiw-source") == Some("reconciled"));
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the origin never heard of the stop"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(reconciled.header("x-tiw-verified"), Some("0"));
+    assert_eq!(
+        reconciled.header("x-tiw-event-type"),
+        Some("WhiteboardPushReconciled")
+    );
+    assert!(reconciled.header("x-tiw-delivery-id").is_some());
+    let body: Value = serde_json::from_slice(&reconciled.body).expect("a JSON body");
+    assert_eq!(body["EventType"], "WhiteboardPushReconciled");
+    assert_eq!(body["SdkAppId"], APP);
+    assert_eq!(body["EventData"]["TaskId"], task.as_str());
+    assert_eq!(body["EventData"]["RoomId"], room);
+    assert_eq!(body["EventData"]["Status"], "STOPPED");
+    assert!(body["Timestamp"].is_i64(), "{body}");
+    // The started callback went to the origin too, as Tencent's bytes, verified.
+    assert!(origin
+        .received("/ok/reconciled")
+        .iter()
+        .any(|r| r.header("x-tiw-verified") == Some("1")));
+}

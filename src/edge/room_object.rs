@@ -28,7 +28,8 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::{env_string, into_response, store, tencent};
+use super::origin::Forward;
+use super::{env_string, into_response, queue, store, tencent};
 use crate::core::callback::PushEvent;
 use crate::core::config::Config;
 use crate::core::http::ApiError;
@@ -371,9 +372,52 @@ impl RoomObject {
                 .map_err(|_| worker::Error::RustError("room state could not be saved".into()))?;
             if applied {
                 self.broadcast(&stored, &room);
+                if let Ok(Answer::Task(task)) = &answer {
+                    let body = reconcile::origin_body(
+                        stored.sdk_app_id,
+                        stored.room_id,
+                        &task_id,
+                        task,
+                        now,
+                    );
+                    self.tell_origin(config, &stored, &task_id, &body).await;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Sends a reconciled stop's `WhiteboardPushReconciled` body to the origin through the
+    /// active delivery mode, marked `x-tiw-verified: 0` and `x-tiw-source: reconciled`. Queued,
+    /// it is retried for hours like any delivery; direct, a failure is logged (no sender
+    /// will retry it), which is one more reason to choose queued delivery.
+    async fn tell_origin(&self, config: &Config, stored: &Stored, task_id: &str, body: &str) {
+        let request_id = format!("reconcile-{}-{task_id}", now_ms());
+        let mut log = RequestLog::default();
+        let delivered = queue::deliver(
+            &self.env,
+            config,
+            &Forward {
+                body: body.as_bytes(),
+                event_type: reconcile::EVENT_TYPE,
+                outcome: Outcome::Applied.as_str(),
+                signed: false,
+                request_id: &request_id,
+                source: Some("reconciled"),
+            },
+            &mut log,
+        )
+        .await;
+        if config.origin_url.is_none() {
+            return;
+        }
+        log_line(
+            if delivered.is_ok() { "info" } else { "error" },
+            "reconcile_delivery",
+            json!({"key": key(stored), "taskId": task_id, "requestId": request_id,
+                   "mode": config.origin_delivery.as_str(), "deliveryId": log.delivery_id,
+                   "error": delivered.err().map(|e| e.message()), "warnings": log.warnings}),
+        );
     }
 
     fn config(&self) -> Option<&Config> {
