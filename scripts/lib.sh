@@ -6,9 +6,13 @@ WORKER_BUILD_VERSION="0.8.7"
 # The wasm-bindgen CLI must equal the exact `wasm-bindgen = "=V"` pin in Cargo.toml.
 WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT/Cargo.toml")"
 
-export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Where `cargo install` puts binaries: $CARGO_HOME/bin, ~/.cargo/bin when CARGO_HOME is unset
+# (the official Rust images set CARGO_HOME=/usr/local/cargo). Installs below pass --root, so
+# they land here even when CARGO_INSTALL_ROOT or cargo's install.root point elsewhere.
+CARGO_ROOT="${CARGO_HOME:-$HOME/.cargo}"
+export PATH="$ROOT/node_modules/.bin:$CARGO_ROOT/bin:$PATH"
 # worker-build would download these from GitHub; use the local ones instead.
-export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
+export WASM_BINDGEN_BIN="$CARGO_ROOT/bin/wasm-bindgen"
 export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
 # Keep wrangler offline and quiet.
@@ -28,11 +32,11 @@ ensure_tools() {
   fi
   if ! worker-build --version 2>/dev/null | grep -qw "$WORKER_BUILD_VERSION"; then
     say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
-    cargo install worker-build --version "$WORKER_BUILD_VERSION" --force
+    cargo install worker-build --version "$WORKER_BUILD_VERSION" --force --root "$CARGO_ROOT"
   fi
   if ! "$WASM_BINDGEN_BIN" --version 2>/dev/null | grep -qw "$WASM_BINDGEN_VERSION"; then
     say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force --root "$CARGO_ROOT"
   fi
   # npm ci when node_modules is missing or older than the lock file.
   if [ ! -f "$ROOT/node_modules/.package-lock.json" ] \
