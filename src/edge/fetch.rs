@@ -23,7 +23,8 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     let started_ms = Date::now().as_millis();
     let request_id = http::request_id_from_ray(header(&req, "cf-ray").as_deref())
         .unwrap_or_else(generate_request_id);
-    let method = req.method().to_string();
+    // The method as sent: `req.method()` reads any method it does not know (QUERY, ...) as GET.
+    let method = req.inner().method();
     let mut log = RequestLog::new(request_id.clone(), &method);
 
     let mut reply = respond(&mut req, &env, &method, &mut log).await;
