@@ -24,6 +24,7 @@ pub enum Route {
     Health,
     ClientScript,
     Page,
+    OpenApi,
 }
 
 impl Route {
@@ -37,6 +38,7 @@ impl Route {
             Route::Health => "/healthz",
             Route::ClientScript => "/client.js",
             Route::Page => "/",
+            Route::OpenApi => "/openapi.json",
         }
     }
 }
@@ -56,6 +58,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         "/healthz" => (Route::Health, ALLOW_READ),
         "/client.js" => (Route::ClientScript, ALLOW_READ),
         "/" => (Route::Page, ALLOW_READ),
+        "/openapi.json" => (Route::OpenApi, ALLOW_READ),
         _ => match path.strip_prefix("/rooms/") {
             Some(id) if !id.contains('/') => (Route::Room(id.to_string()), ALLOW_READ),
             _ => return Err(ApiError::NotFound),
@@ -95,6 +98,16 @@ mod tests {
         assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
         assert_eq!(route("GET", "/client.js"), Ok(Route::ClientScript));
         assert_eq!(route("GET", "/"), Ok(Route::Page));
+    }
+
+    #[test]
+    fn openapi_document_is_read_only() {
+        assert_eq!(route("GET", "/openapi.json"), Ok(Route::OpenApi));
+        assert_eq!(route("HEAD", "/openapi.json"), Ok(Route::OpenApi));
+        assert_eq!(
+            route("POST", "/openapi.json"),
+            Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS"))
+        );
     }
 
     #[test]

@@ -63,6 +63,7 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         Ok(Route::Health) => Ok(health(&config)),
         Ok(Route::ClientScript) => Ok(page::client_script(if_none_match.as_deref())),
         Ok(Route::Page) => Ok(page::index_page(if_none_match.as_deref())),
+        Ok(Route::OpenApi) => Ok(page::openapi_document(if_none_match.as_deref())),
         Err(e) => Err(e),
     };
     let mut reply = answer.unwrap_or_else(|e| {
