@@ -90,12 +90,16 @@ fn run_bounded(mut cmd: Command, dir: &Path) -> Run {
 }
 
 /// `schemathesis run` with the suite's settings (tests/schemathesis.toml) against
-/// the live worker, reading the document from `schema` (a URL or a file).
+/// the seeded worker, reading the document from `schema` (a URL or a file).
 fn schemathesis(schema: &str, extra: &[&str], dir: &Path) -> Run {
+    schemathesis_against(worker(), schema, extra, dir)
+}
+
+fn schemathesis_against(target: &Worker, schema: &str, extra: &[&str], dir: &Path) -> Run {
     let mut cmd = Command::new(venv_tool("schemathesis"));
     cmd.arg("--config-file")
         .arg(root().join("tests/schemathesis.toml"))
-        .args(["run", schema, "--url", &worker().base])
+        .args(["run", schema, "--url", &target.base])
         .args(["--no-color", "--request-timeout", "20"])
         .args(extra)
         .env("NO_COLOR", "1");
@@ -150,6 +154,29 @@ fn every_answer_of_the_live_worker_is_one_the_document_describes() {
     );
     // It really ran the operations (not an empty selection).
     assert!(run.output.contains("Tested: "), "{}", run.output);
+}
+
+#[test]
+fn every_answer_of_an_unconfigured_worker_is_one_the_document_describes() {
+    // No SDK_APP_IDS: every route but /healthz answers 503 `not_configured`, before routing.
+    let unconfigured = Worker::start(&[]);
+    assert_eq!(unconfigured.get("/healthz").status, 503);
+    let run = schemathesis_against(
+        &unconfigured,
+        &format!("{}/openapi.json", worker().base),
+        // A 503 is the documented answer here, also to a wrong method.
+        &[
+            "--exclude-checks",
+            "not_a_server_error,unsupported_method,allow_header_conformance",
+        ],
+        &temp_dir("schemathesis-unconfigured"),
+    );
+    eprintln!("schemathesis ({:.1} s):\n{}", run.seconds, run.output);
+    assert!(
+        run.ok,
+        "an unconfigured worker and static/openapi.json disagree:\n{}",
+        run.output
+    );
 }
 
 #[test]
