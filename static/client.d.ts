@@ -92,6 +92,11 @@ export interface WatchRoomOptions {
   signal?: AbortSignal;
   /** Called on each failed poll; polling goes on with backoff (2, 4, 8 ... 60 s). */
   onError?: (error: WatchRoomError) => void;
+  /**
+   * Told whenever updates switch between the room's WebSocket ("live") and polling, by a
+   * client.js that opens GET /rooms/{roomId}/live.
+   */
+  onMode?: (mode: "live" | "polling") => void;
 }
 
 /**

@@ -21,6 +21,10 @@ const options: WatchRoomOptions = {
     const code: string | undefined = error.code;
     console.warn(error.message, status, code);
   },
+  onMode: (mode) => {
+    const live: boolean = mode === "live";
+    console.log(live ? "live" : "polling");
+  },
 };
 
 const stop: () => void = watchRoom("https://push-edge.example.com", 1253, (room) => {
