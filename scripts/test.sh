@@ -7,8 +7,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools
-ensure_chromium
 ensure_schemathesis
+ensure_chromium
 cd "$ROOT"
 
 say "cargo fmt --check"

@@ -57,8 +57,8 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         "/rooms" => (Route::Rooms, ALLOW_READ),
         "/healthz" => (Route::Health, ALLOW_READ),
         "/client.js" => (Route::ClientScript, ALLOW_READ),
-        "/" => (Route::Page, ALLOW_READ),
         "/openapi.json" => (Route::OpenApi, ALLOW_READ),
+        "/" => (Route::Page, ALLOW_READ),
         _ => match path.strip_prefix("/rooms/") {
             Some(id) if !id.contains('/') => (Route::Room(id.to_string()), ALLOW_READ),
             _ => return Err(ApiError::NotFound),
