@@ -3,12 +3,19 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORKER_BUILD_VERSION="0.8.7"
+# The contract test (tests/contract.rs) runs these from a Python venv in target/schemathesis.
+SCHEMATHESIS_VENV="$ROOT/target/schemathesis"
+SCHEMATHESIS_PACKAGES="schemathesis==4.32.5 openapi-spec-validator==0.9.0"
 # The wasm-bindgen CLI must equal the exact `wasm-bindgen = "=V"` pin in Cargo.toml.
 WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT/Cargo.toml")"
 
-export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Where `cargo install` puts binaries: $CARGO_HOME/bin, ~/.cargo/bin when CARGO_HOME is unset
+# (the official Rust images set CARGO_HOME=/usr/local/cargo). Installs below pass --root, so
+# they land here even when CARGO_INSTALL_ROOT or cargo's install.root point elsewhere.
+CARGO_ROOT="${CARGO_HOME:-$HOME/.cargo}"
+export PATH="$ROOT/node_modules/.bin:$CARGO_ROOT/bin:$PATH"
 # worker-build would download these from GitHub; use the local ones instead.
-export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
+export WASM_BINDGEN_BIN="$CARGO_ROOT/bin/wasm-bindgen"
 export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
 # Keep wrangler offline and quiet.
@@ -28,11 +35,11 @@ ensure_tools() {
   fi
   if ! worker-build --version 2>/dev/null | grep -qw "$WORKER_BUILD_VERSION"; then
     say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
-    cargo install worker-build --version "$WORKER_BUILD_VERSION" --force
+    cargo install worker-build --version "$WORKER_BUILD_VERSION" --force --root "$CARGO_ROOT"
   fi
   if ! "$WASM_BINDGEN_BIN" --version 2>/dev/null | grep -qw "$WASM_BINDGEN_VERSION"; then
     say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force --root "$CARGO_ROOT"
   fi
   # npm ci when node_modules is missing or older than the lock file.
   if [ ! -f "$ROOT/node_modules/.package-lock.json" ] \
@@ -42,17 +49,41 @@ ensure_tools() {
   fi
 }
 
+# Installs Debian packages (as root, or with sudo).
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { say "$* missing and sudo is not available: install them with apt"; return 1; }
+    sudo="sudo"
+  fi
+  say "installing $* (apt, once)"
+  $sudo apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
 # The browser end-to-end test drives Debian's Chromium (playwright-core brings no browser).
 ensure_chromium() {
   [ -x /usr/bin/chromium ] && return 0
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { say "chromium is missing and sudo is not available: install the chromium package"; return 1; }
-    sudo="sudo"
+  apt_install chromium
+}
+
+# The contract test checks the live worker against static/openapi.json with schemathesis, in
+# a venv of its own (target/schemathesis); a stamp names the packages it was made with.
+ensure_schemathesis() {
+  local venv="$SCHEMATHESIS_VENV"
+  if "$venv/bin/python" -c '' 2>/dev/null \
+    && [ "$(cat "$venv/.installed" 2>/dev/null)" = "$SCHEMATHESIS_PACKAGES" ]; then
+    return 0
   fi
-  say "installing chromium (apt, once)"
-  $sudo apt-get update
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    apt_install python3 python3-venv
+  fi
+  say "installing $SCHEMATHESIS_PACKAGES (pip, into target/schemathesis, once)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  # shellcheck disable=SC2086 # one word per package
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $SCHEMATHESIS_PACKAGES
+  printf '%s' "$SCHEMATHESIS_PACKAGES" >"$venv/.installed"
 }
 
 # Tencent's Python SDK signer for the stub of Tencent's API (tests/support/tencent_stub.py), in

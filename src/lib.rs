@@ -30,6 +30,7 @@ pub enum Route {
     /// Anything under `/admin/`, with what it asks for or why it cannot be served. The admin
     /// handler checks `ADMIN_TOKEN` and the bearer token before it looks at either.
     Admin(Result<AdminRoute, ApiError>),
+    OpenApi,
 }
 
 impl Route {
@@ -46,6 +47,7 @@ impl Route {
             Route::Page => "/",
             Route::Admin(Ok(admin)) => admin.template(),
             Route::Admin(Err(_)) => "/admin/*",
+            Route::OpenApi => "/openapi.json",
         }
     }
 }
@@ -69,6 +71,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         "/rooms" => (Route::Rooms, ALLOW_READ),
         "/healthz" => (Route::Health, ALLOW_READ),
         "/client.js" => (Route::ClientScript, ALLOW_READ),
+        "/openapi.json" => (Route::OpenApi, ALLOW_READ),
         "/" => (Route::Page, ALLOW_READ),
         _ => match path
             .strip_prefix("/rooms/")
@@ -131,6 +134,16 @@ mod tests {
         assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
         assert_eq!(route("GET", "/client.js"), Ok(Route::ClientScript));
         assert_eq!(route("GET", "/"), Ok(Route::Page));
+    }
+
+    #[test]
+    fn openapi_document_is_read_only() {
+        assert_eq!(route("GET", "/openapi.json"), Ok(Route::OpenApi));
+        assert_eq!(route("HEAD", "/openapi.json"), Ok(Route::OpenApi));
+        assert_eq!(
+            route("POST", "/openapi.json"),
+            Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS"))
+        );
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     let started_ms = Date::now().as_millis();
     let request_id = http::request_id_from_ray(header(&req, "cf-ray").as_deref())
         .unwrap_or_else(generate_request_id);
-    let method = req.method().to_string();
+    // The method as sent: `req.method()` reads any method it does not know (QUERY, ...) as GET.
+    let method = req.inner().method();
     let mut log = RequestLog::new(request_id.clone(), &method);
 
     let answer = respond(&mut req, &env, &method, &mut log).await;
@@ -86,6 +87,7 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         Ok(Route::ClientScript) => Ok(page::client_script(if_none_match.as_deref())),
         Ok(Route::Page) => Ok(page::index_page(if_none_match.as_deref())),
         Ok(Route::Admin(admin)) => admin::handle(req, env, &config, admin, log).await,
+        Ok(Route::OpenApi) => Ok(page::openapi_document(if_none_match.as_deref())),
         Err(e) => Err(e),
     };
     let mut reply = answer.unwrap_or_else(|e| {
