@@ -391,13 +391,21 @@ fn an_origin_failing_three_times_gets_the_delivery_on_attempt_four_with_one_id()
     }
     assert_eq!(ok.header("x-tiw-attempt"), Some("4"));
 
-    // One log line per attempt: three retries with the origin's status, then delivered.
-    let lines: Vec<Value> = w
-        .logs()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
-        .filter(|v| v["kind"] == "delivery" && v["requestId"] == request_id.as_str())
-        .collect();
+    // One log line per attempt: three retries with the origin's status, then delivered. The
+    // last line is written after the origin answered, so it may trail the delivery a little.
+    let delivery_lines = || -> Vec<Value> {
+        w.logs()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .filter(|v| v["kind"] == "delivery" && v["requestId"] == request_id.as_str())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut lines = delivery_lines();
+    while lines.len() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        lines = delivery_lines();
+    }
     let results: Vec<(u64, &str, u64)> = lines
         .iter()
         .map(|v| {
@@ -497,14 +505,9 @@ fn a_hanging_origin_is_retried_and_holds_back_nothing_in_its_batch() {
             "{marker} waited for the hanging delivery"
         );
     }
-    let attempt_log = w
-        .logs()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
-        .find(|v| {
-            v["requestId"] == request_id.as_str() && v["kind"] == "delivery" && v["attempt"] == 1
-        })
-        .unwrap_or_else(|| panic!("no delivery log line:\n{}", w.logs()));
+    let attempt_log = wait_for_line(w, |v| {
+        v["requestId"] == request_id.as_str() && v["kind"] == "delivery" && v["attempt"] == 1
+    });
     assert_eq!(attempt_log["result"], "retry");
     assert_eq!(attempt_log["error"], "no answer within 1000 ms");
 }
@@ -579,12 +582,9 @@ fn exhausted_deliveries_become_dead_letters_that_replay_and_delete() {
     }
     // Logged at level error with the delivery id.
     let (body, _) = &bodies[&markers[0]];
-    let dead_line = w
-        .logs()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
-        .find(|v| v["result"] == "dead_letter" && v["deliveryId"] == md5_hex(body).as_str())
-        .unwrap_or_else(|| panic!("no dead-letter log line:\n{}", w.logs()));
+    let dead_line = wait_for_line(w, |v| {
+        v["result"] == "dead_letter" && v["deliveryId"] == md5_hex(body).as_str()
+    });
     assert_eq!(dead_line["level"], "error");
     assert_eq!(dead_line["deadLetterId"], ids[&markers[0]].as_str());
 
@@ -747,4 +747,22 @@ fn queued_delivery_without_the_queue_binding_fails_closed() {
     assert_eq!(res.json()["variable"], "ORIGIN_QUEUE");
     std::thread::sleep(Duration::from_millis(300));
     assert!(origin().matching("/unbound").is_empty());
+}
+
+/// The first JSON log line that `matches`, waiting a little: a consumer's line is written after
+/// the origin answered, so it can trail what the origin saw.
+fn wait_for_line(w: &Worker, matches: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = w
+            .logs()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .find(|v| matches(v));
+        if let Some(line) = found {
+            return line;
+        }
+        assert!(Instant::now() < deadline, "no such log line:\n{}", w.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
