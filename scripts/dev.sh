@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the worker locally on wrangler's local runtime (workerd) with local KV: no Cloudflare
-# account needed. Installs what is missing first. Extra arguments go to `wrangler dev`
-# (e.g. --port 8788).
+# account needed. Installs what is missing first. `PORT=8788 bash scripts/dev.sh` serves on
+# another port; extra arguments go to `wrangler dev` (e.g. --log-level debug).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools
