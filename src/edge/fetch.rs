@@ -119,6 +119,7 @@ async fn receive_callback(
     let outcome = match &verified.event {
         Event::Ignored => "ignored",
         Event::Push(event) => {
+            log.object_calls += 1;
             let applied = room_object::apply(env, verified.sdk_app_id, event).await?;
             let outcome = outcome_name(&applied.outcome)?;
             if outcome == "applied" {
@@ -188,6 +189,7 @@ async fn connect_live(
     let app = status::pick_app(query("sdkAppId").as_deref(), &config.sdk_app_ids)?;
     log.sdk_app_id = Some(app);
     log.room_id = Some(room_id);
+    log.object_calls += 1;
     room_object::connect_live(env, app, room_id, config.max_live_connections_per_room).await
 }
 
@@ -282,7 +284,6 @@ async fn read_status(
     }
 
     let (rooms, kv_reads) = store(env, config)?.rooms(app, &ids, log).await?;
-    log.kv_reads = Some(kv_reads);
     let mut bodies = ids
         .iter()
         .zip(&rooms)
