@@ -2,9 +2,12 @@
 //! `worker::Response`, with one log line per request. Decisions live in the core modules;
 //! this file only reads the request, the env, the clock, the room objects, KV and the origin.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use futures_util::StreamExt;
 use serde_json::json;
-use worker::{js_sys, Date, Env, Request, Response};
+use worker::{js_sys, wasm_bindgen::JsValue, Date, Env, Request, Response};
 
 use super::origin::Forward;
 use super::room_object;
@@ -335,7 +338,35 @@ fn health_unconfigured(e: ConfigError) -> Reply {
     reply
 }
 
-pub(super) fn load_config(env: &Env) -> Result<Config, ConfigError> {
+/// A configuration as read from an env: usable, or the variable that is wrong.
+type Loaded = Result<Rc<Config>, ConfigError>;
+
+thread_local! {
+    /// The configuration last read, and the env it was read from. An isolate's env does not
+    /// change, so the ~25 lookups and URL parses happen once per isolate, not per request;
+    /// another env object (compared by identity: one call) is read afresh.
+    static CONFIG: RefCell<Option<(JsValue, Loaded)>> =
+        const { RefCell::new(None) };
+}
+
+/// The configuration of `env`, read once per isolate (see `CONFIG`).
+pub(super) fn load_config(env: &Env) -> Loaded {
+    let env_value: &JsValue = env.as_ref();
+    let cached = CONFIG.with(|cell| {
+        cell.borrow()
+            .as_ref()
+            .filter(|(read_from, _)| read_from == env_value)
+            .map(|(_, config)| config.clone())
+    });
+    if let Some(config) = cached {
+        return config;
+    }
+    let config = read_config(env).map(Rc::new);
+    CONFIG.with(|cell| *cell.borrow_mut() = Some((env_value.clone(), config.clone())));
+    config
+}
+
+fn read_config(env: &Env) -> Result<Config, ConfigError> {
     let config = Config::from_lookup(|name| env_string(env, name))?;
     for binding in [KV_BINDING, room_object::BINDING] {
         let bound = match binding {
