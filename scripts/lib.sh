@@ -103,7 +103,19 @@ ensure_tencent_sdk() {
     "tencentcloud-sdk-python-common==$TENCENT_SDK_VERSION"
 }
 
-# Builds the worker into build/ (what wrangler.toml's [build] runs too).
+# The wasm features worker-build 0.8.7 enables for its own wasm-opt run (rustc's defaults for
+# wasm32-unknown-unknown plus exception handling), so this pass emits nothing workerd lacks.
+WASM_FEATURES=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling)
+
+# Builds the worker into build/ (what wrangler.toml's [build] runs too). worker-build 0.8.7
+# forces `--debuginfo` on its wasm-opt run, which keeps the `name` section (~150 KB raw); by
+# the time it is done wasm-bindgen has run and nothing reads names, so a second pass drops
+# them and the producers section, and optimises for size once more (figures: README,
+# "Benchmarks").
 build_worker() {
-  (cd "$ROOT" && worker-build --release)
+  (cd "$ROOT" && worker-build --release) || return
+  local wasm="$ROOT/build/index_bg.wasm"
+  "$WASM_OPT_BIN" "$wasm" "${WASM_FEATURES[@]}" -Oz --strip-debug --strip-producers \
+    -o "$wasm.tmp" && mv "$wasm.tmp" "$wasm"
 }

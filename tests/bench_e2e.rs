@@ -5,11 +5,19 @@
 //!
 //! Ignored by `cargo test`; scripts/bench.sh runs it in release mode. Local figures show the
 //! worker's own cost and its KV/cache behaviour, not Cloudflare's network.
+//!
+//! `comparison_with_a_no_op_worker` loads each path with `wrk` next to a no-op JS worker
+//! (bench/noop.js) on the same runtime, and prints the worker's CPU per request as a ratio
+//! to the no-op's, with the storage operations the worker's log lines count per request.
 
 mod support;
 
-use std::sync::Barrier;
+use std::collections::BTreeMap;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{mpsc, Barrier};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use support::*;
 
@@ -262,4 +270,498 @@ fn print_latency(latencies: &mut [Duration], wall: Duration) {
         at(99.0),
         latencies.last().copied().map(ms).unwrap_or_default()
     );
+}
+
+// ---- the comparison with a no-op worker ----
+
+/// Seconds of each `wrk` run (`BENCH_SECONDS` overrides).
+const WRK_SECONDS: u64 = 10;
+/// `wrk -t1 -c10`: one Lua state (so request counters in the scripts are unique), ten
+/// connections.
+const WRK_CONNECTIONS: u32 = 10;
+/// Live viewers of one room, and callbacks broadcast to them.
+const VIEWERS: usize = 100;
+const BROADCASTS: usize = 40;
+
+#[test]
+#[ignore = "load benchmark: run by scripts/bench.sh"]
+fn comparison_with_a_no_op_worker() {
+    assert!(
+        Command::new("wrk").arg("--version").output().is_ok(),
+        "wrk is missing: scripts/bench.sh installs it (apt-get install wrk)"
+    );
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(WRK_SECONDS);
+
+    let noop = NoOp::start();
+    let mut vars = signed_vars();
+    // Fresh for the whole run: a cache hit stays a hit.
+    vars.push(("POLL_INTERVAL_SECONDS", "300".into()));
+    let worker = Worker::start(&vars);
+    for _ in 0..WARM_UP_REQUESTS {
+        assert_eq!(worker.get("/healthz").status, 200);
+        assert_eq!(noop.get().status, 200);
+    }
+
+    let floor = Load::get("/").run(noop.port, seconds, || noop.workerd_cpu_ms());
+    let t = now();
+    let expire = t + 3000;
+    let sign = tiw_push_edge::core::signature::sign(KEY, &expire.to_string());
+    let fixed = |body: &Value| {
+        let mut body = body.clone();
+        body["ExpireTime"] = expire.into();
+        body["Sign"] = sign.clone().into();
+        body.to_string()
+    };
+
+    // State the reads and repeats need: a room with a stopped task, 100 rooms with one task.
+    let hot = unique_room();
+    let stop = fixed(&stopped(hot, "t", t - 60, t - 1));
+    assert_eq!(
+        outcome(&worker, &serde_json::from_str(&stop).unwrap()),
+        "applied"
+    );
+    let batch: Vec<u32> = (0..100).map(|_| unique_room()).collect();
+    for &room in &batch {
+        assert_eq!(
+            outcome(&worker, &signed(started(room, "t", t - 30))),
+            "applied"
+        );
+    }
+    let etag = worker
+        .get(&format!("/rooms/{hot}"))
+        .header("etag")
+        .unwrap_or_default()
+        .to_string();
+    let ids: Vec<String> = batch.iter().map(u32::to_string).collect();
+    let mut bad = serde_json::from_str::<Value>(&stop).unwrap();
+    bad["Sign"] = "0".repeat(32).into();
+    // Rooms no request has touched, for the cold reads and the applied callbacks.
+    let cold_rooms = 20_000_000 + (std::process::id() % 1000) * 1_000_000;
+    let applied_rooms = cold_rooms + 500_000;
+
+    let loads = vec![
+        ("status, cache hit", Load::get(&format!("/rooms/{hot}"))),
+        (
+            "status, KV read (cache cold)",
+            Load::script("rooms.lua").env("TIW_ROOM", cold_rooms),
+        ),
+        (
+            "status, 304",
+            Load::get(&format!("/rooms/{hot}")).header(&format!("If-None-Match: {etag}")),
+        ),
+        (
+            "status, batch of 100",
+            Load::get(&format!("/rooms?ids={}", ids.join(","))),
+        ),
+        (
+            "callback, applied",
+            Load::script("callback.lua")
+                .env("TIW_MODE", "applied")
+                .env("TIW_APP", APP)
+                .env("TIW_ROOM", applied_rooms)
+                .env("TIW_EXPIRE", expire)
+                .env("TIW_SIGN", &sign)
+                .env("TIW_START", t),
+        ),
+        ("callback, duplicate", Load::post(&stop)),
+        (
+            "callback, stale",
+            Load::post(&fixed(&started(hot, "t", t - 60))),
+        ),
+        ("callback, bad signature", Load::post(&bad.to_string())),
+    ];
+
+    let mut rows = Vec::new();
+    for (name, load) in &loads {
+        let lines_before = settled_lines(&worker);
+        let figures = load.run(worker.port, seconds, || worker.workerd_cpu_ms());
+        let ops = Ops::of(&worker.logs(), lines_before, settled_lines(&worker));
+        rows.push((name.to_string(), figures, ops));
+    }
+    let (live, ops) = broadcast_to_viewers(&worker, t);
+    rows.push((format!("live broadcast to {VIEWERS} viewers"), live, ops));
+
+    println!();
+    println!(
+        "Comparison on wrangler dev, wrk -t1 -c{WRK_CONNECTIONS} -d{seconds}s --latency per path \
+         (live: {BROADCASTS} callbacks, each until all {VIEWERS} viewers received it)"
+    );
+    println!(
+        "CPU = utime+stime of the workerd processes of that wrangler dev per request; \
+         no-op (bench/noop.js): {:.0} us/request, {:.0} req/s",
+        floor.cpu_us, floor.rps
+    );
+    println!(
+        "{:<32} {:>8} {:>8} {:>8} {:>9} {:>6} | per request: {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "path",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU us",
+        "x noop",
+        "kvR",
+        "kvW*",
+        "cacheR",
+        "cacheW",
+        "objC",
+        "non2xx"
+    );
+    for (name, f, ops) in &rows {
+        println!(
+            "{:<32} {:>8.0} {:>8.2} {:>8.2} {:>9.0} {:>6.2} | {:>12} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            name,
+            f.rps,
+            f.p50_ms,
+            f.p99_ms,
+            f.cpu_us,
+            f.cpu_us / floor.cpu_us,
+            ops.show("kvReads"),
+            ops.show_object_writes(),
+            ops.show("cacheReads"),
+            ops.show("cacheWrites"),
+            ops.show("objectCalls"),
+            f.errors
+        );
+    }
+    println!(
+        "kvR, cacheR, cacheW, objC: means of the worker's log-line counters over the run's \
+         requests (-: the build does not count them); kvW*: the room objects' kv_write lines \
+         per request (the edge never writes KV); non2xx: wrk's count of other answers \
+         (304 and 401 are this path's answer)"
+    );
+}
+
+/// One path's figures.
+#[derive(Debug, Default, Clone)]
+struct Figures {
+    requests: u64,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_us: f64,
+    errors: u64,
+}
+
+/// A `wrk` run: a plain GET, or a Lua script under bench/ with its environment.
+struct Load {
+    path: String,
+    script: Option<String>,
+    headers: Vec<String>,
+    env: Vec<(String, String)>,
+    body: Option<String>,
+}
+
+impl Load {
+    fn get(path: &str) -> Load {
+        Load {
+            path: path.into(),
+            script: None,
+            headers: Vec::new(),
+            env: Vec::new(),
+            body: None,
+        }
+    }
+
+    fn script(name: &str) -> Load {
+        Load {
+            script: Some(name.into()),
+            ..Load::get("/")
+        }
+    }
+
+    /// A fixed POST /callback body (bench/callback.lua, `TIW_MODE=fixed`).
+    fn post(body: &str) -> Load {
+        Load {
+            body: Some(body.into()),
+            ..Load::script("callback.lua")
+        }
+    }
+
+    fn header(mut self, header: &str) -> Load {
+        self.headers.push(header.into());
+        self
+    }
+
+    fn env(mut self, name: &str, value: impl ToString) -> Load {
+        self.env.push((name.into(), value.to_string()));
+        self
+    }
+
+    fn run(&self, port: u16, seconds: u64, cpu_ms: impl Fn() -> f64) -> Figures {
+        let mut cmd = Command::new("wrk");
+        cmd.args([
+            "-t1",
+            &format!("-c{WRK_CONNECTIONS}"),
+            &format!("-d{seconds}s"),
+        ])
+        .args(["--latency", "--timeout", "10s"]);
+        for header in &self.headers {
+            cmd.args(["-H", header]);
+        }
+        if let Some(script) = &self.script {
+            cmd.arg("-s").arg(root().join("bench").join(script));
+        }
+        for (name, value) in &self.env {
+            cmd.env(name, value);
+        }
+        if let Some(body) = &self.body {
+            cmd.env("TIW_BODY", body);
+        }
+        cmd.arg(format!("http://127.0.0.1:{port}{}", self.path));
+        let before = cpu_ms();
+        let output = cmd.output().expect("run wrk");
+        let cpu = cpu_ms() - before;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "wrk failed: {text}{:?}", output);
+        let mut figures = parse_wrk(&text);
+        figures.cpu_us = cpu * 1000.0 / figures.requests.max(1) as f64;
+        figures
+    }
+}
+
+/// The figures of `wrk --latency` output.
+fn parse_wrk(text: &str) -> Figures {
+    let mut f = Figures::default();
+    let duration_ms = |v: &str| -> f64 {
+        let (number, factor) = if let Some(n) = v.strip_suffix("us") {
+            (n, 0.001)
+        } else if let Some(n) = v.strip_suffix("ms") {
+            (n, 1.0)
+        } else if let Some(n) = v.strip_suffix('s') {
+            (n, 1000.0)
+        } else {
+            (v, 1.0)
+        };
+        number.parse::<f64>().unwrap_or(f64::NAN) * factor
+    };
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["50%", v] => f.p50_ms = duration_ms(v),
+            ["99%", v] => f.p99_ms = duration_ms(v),
+            [n, "requests", "in", ..] => f.requests = n.parse().unwrap_or_default(),
+            ["Requests/sec:", v] => f.rps = v.parse().unwrap_or_default(),
+            ["Non-2xx", "or", "3xx", "responses:", n] => f.errors = n.parse().unwrap_or_default(),
+            _ => {}
+        }
+    }
+    assert!(f.requests > 0, "no requests in wrk's output:\n{text}");
+    f
+}
+
+/// The storage operations of the request lines logged since line `from`.
+struct Ops {
+    requests: usize,
+    sums: BTreeMap<&'static str, Option<u64>>,
+    object_kv_writes: usize,
+}
+
+impl Ops {
+    fn of(logs: &str, from: usize, to: usize) -> Ops {
+        let lines: Vec<Value> = logs
+            .lines()
+            .take(to)
+            .skip(from)
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .collect();
+        let requests: Vec<&Value> = lines
+            .iter()
+            .filter(|v| v["requestId"].is_string())
+            .collect();
+        let sums = ["kvReads", "cacheReads", "cacheWrites", "objectCalls"]
+            .into_iter()
+            .map(|name| {
+                let counted: Option<Vec<u64>> = requests.iter().map(|v| v[name].as_u64()).collect();
+                (name, counted.map(|all| all.iter().sum()))
+            })
+            .collect();
+        let object_kv_writes = lines
+            .iter()
+            .filter(|v| v["component"] == "room-object" && v["event"] == "kv_write")
+            .count();
+        Ops {
+            requests: requests.len(),
+            sums,
+            object_kv_writes,
+        }
+    }
+
+    fn show(&self, name: &str) -> String {
+        match self.sums.get(name).copied().flatten() {
+            Some(sum) if self.requests > 0 => format!("{:.2}", sum as f64 / self.requests as f64),
+            _ => "-".into(),
+        }
+    }
+
+    fn show_object_writes(&self) -> String {
+        format!(
+            "{:.3}",
+            self.object_kv_writes as f64 / self.requests.max(1) as f64
+        )
+    }
+}
+
+/// `VIEWERS` WebSockets on one room, then `BROADCASTS` applied callbacks one after another,
+/// each timed until every viewer has its message.
+fn broadcast_to_viewers(worker: &Worker, t: i64) -> (Figures, Ops) {
+    let room = unique_room();
+    assert_eq!(
+        outcome(worker, &signed(started(room, "t0", t - 100))),
+        "applied"
+    );
+    let (tx, rx) = mpsc::channel::<()>();
+    for _ in 0..VIEWERS {
+        let mut socket = live_connect(worker, &format!("/rooms/{room}/live"), &[])
+            .unwrap_or_else(|refused| panic!("live refused: {refused:?}"));
+        assert_eq!(next_message(&mut socket)["type"], "status");
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            while let Ok(message) = socket.read() {
+                if message.is_text() && tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let bodies: Vec<Value> = (1..=BROADCASTS as i64)
+        .map(|n| signed(started(room, &format!("t{n}"), t - 100 + n)))
+        .collect();
+    let mut latencies = Vec::with_capacity(BROADCASTS);
+    let lines_before = settled_lines(worker);
+    let cpu_before = worker.workerd_cpu_ms();
+    let wall = Instant::now();
+    for body in &bodies {
+        let sent = Instant::now();
+        assert_eq!(outcome(worker, body), "applied");
+        for _ in 0..VIEWERS {
+            rx.recv_timeout(Duration::from_secs(15))
+                .expect("every viewer gets the broadcast");
+        }
+        latencies.push(sent.elapsed());
+    }
+    let wall = wall.elapsed();
+    let cpu = worker.workerd_cpu_ms() - cpu_before;
+    let ops = Ops::of(&worker.logs(), lines_before, settled_lines(worker));
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let figures = Figures {
+        requests: BROADCASTS as u64,
+        rps: BROADCASTS as f64 / wall.as_secs_f64(),
+        p50_ms: ms(latencies[latencies.len() / 2]),
+        p99_ms: ms(latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)]),
+        cpu_us: cpu * 1000.0 / BROADCASTS as f64,
+        errors: 0,
+    };
+    (figures, ops)
+}
+
+/// The number of lines the worker has logged, once it has stopped logging for a moment (lines
+/// arrive after their answers), so each path's lines are its own.
+fn settled_lines(worker: &Worker) -> usize {
+    let mut count = worker.logs().lines().count();
+    loop {
+        // Longer than the room objects' one-second gap between KV writes.
+        std::thread::sleep(Duration::from_millis(1100));
+        let now = worker.logs().lines().count();
+        if now == count {
+            return count;
+        }
+        count = now;
+    }
+}
+
+/// The no-op worker (bench/noop.js) under its own `wrangler dev`, ended with this process
+/// (tests/support/guard.sh).
+struct NoOp {
+    port: u16,
+    child: Child,
+    guard_stdin: Option<ChildStdin>,
+}
+
+impl NoOp {
+    fn start() -> NoOp {
+        let port = free_port();
+        let state = temp_dir("noop");
+        let log = std::fs::File::create(state.join("wrangler.log")).expect("create log");
+        let mut child = node_command("bash")
+            .arg(root().join("tests/support/guard.sh"))
+            .arg(root().join("node_modules/.bin/wrangler"))
+            .args(["dev", "--config"])
+            .arg(root().join("bench/wrangler.toml"))
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .arg("--persist-to")
+            .arg(&state)
+            .args(["--show-interactive-dev-session=false"])
+            .current_dir(&state)
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start wrangler dev for bench/noop.js");
+        let guard_stdin = child.stdin.take();
+        let noop = NoOp {
+            port,
+            child,
+            guard_stdin,
+        };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while try_request(port, "GET", "/", &[], b"").map_or(true, |r| r.status != 200) {
+            assert!(Instant::now() < deadline, "the no-op worker did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        noop
+    }
+
+    fn get(&self) -> support::Response {
+        try_request(self.port, "GET", "/", &[], b"").expect("no-op answers")
+    }
+
+    /// As `Worker::workerd_cpu_ms`, for this wrangler dev's workerd processes.
+    fn workerd_cpu_ms(&self) -> f64 {
+        workerd_cpu_ms_under(self.child.id())
+    }
+}
+
+impl Drop for NoOp {
+    fn drop(&mut self) {
+        self.guard_stdin.take();
+        let _ = self.child.wait();
+    }
+}
+
+/// CPU time (user + system, ms) of the `workerd` processes descended from `root`, from /proc.
+fn workerd_cpu_ms_under(root: u32) -> f64 {
+    let stats: Vec<(u32, u32, String, u64)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let comm = head.split_once(" (")?.1.to_string();
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let ppid = fields.get(1)?.parse().ok()?;
+            let ticks =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some((pid, ppid, comm, ticks))
+        })
+        .collect();
+    let mut family = vec![root];
+    let mut i = 0;
+    while i < family.len() {
+        let parent = family[i];
+        family.extend(stats.iter().filter(|s| s.1 == parent).map(|s| s.0));
+        i += 1;
+    }
+    let ticks: u64 = stats
+        .iter()
+        .filter(|s| family.contains(&s.0) && s.2 == "workerd")
+        .map(|s| s.3)
+        .sum();
+    ticks as f64 * 10.0
 }

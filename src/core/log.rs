@@ -34,9 +34,18 @@ pub struct RequestLog {
     /// Queued delivery: the `x-tiw-delivery-id` the origin will see.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<String>,
-    /// Rooms whose state came from KV rather than the cache (status reads).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kv_reads: Option<usize>,
+    /// What the request cost in storage, counted where the shell does each operation (never
+    /// assumed), on every line so a line with none says 0: rooms whose state came from KV
+    /// rather than the cache (status reads), ...
+    pub kv_reads: u32,
+    /// ... KV puts (0 on the edge: the room object's alarm writes KV, see its `kv_write`
+    /// lines), ...
+    pub kv_writes: u32,
+    /// ... Cache API lookups and puts, ...
+    pub cache_reads: u32,
+    pub cache_writes: u32,
+    /// ... and requests to room objects (a callback's apply, a live upgrade).
+    pub object_calls: u32,
     pub duration_ms: u64,
     /// Things an operator should see that did not fail the request: dropped optional
     /// fields, unreadable stored state, a missing cache.
@@ -91,6 +100,29 @@ mod tests {
         assert_eq!(v["error"], "bad_signature");
         assert_eq!(v["durationMs"], 3);
         assert_eq!(v["level"], "info");
+    }
+
+    #[test]
+    fn every_line_counts_its_storage_operations_even_when_none() {
+        let mut log = RequestLog::new("r".into(), "POST");
+        let v: serde_json::Value = serde_json::from_str(&log.line(401, 0)).expect("valid JSON");
+        for counter in [
+            "kvReads",
+            "kvWrites",
+            "cacheReads",
+            "cacheWrites",
+            "objectCalls",
+        ] {
+            assert_eq!(v[counter], 0, "{counter}");
+        }
+        log.kv_reads += 2;
+        log.cache_writes += 1;
+        log.object_calls += 1;
+        let v: serde_json::Value = serde_json::from_str(&log.line(200, 0)).expect("valid JSON");
+        assert_eq!(v["kvReads"], 2);
+        assert_eq!(v["cacheWrites"], 1);
+        assert_eq!(v["objectCalls"], 1);
+        assert_eq!(v["cacheReads"], 0);
     }
 
     #[test]

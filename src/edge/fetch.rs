@@ -2,9 +2,12 @@
 //! `worker::Response`, with one log line per request. Decisions live in the core modules;
 //! this file only reads the request, the env, the clock, the room objects, KV and the origin.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use futures_util::StreamExt;
 use serde_json::json;
-use worker::{js_sys, Date, Env, Request, Response};
+use worker::{js_sys, wasm_bindgen::JsValue, Date, Env, Request, Response};
 
 use super::origin::Forward;
 use super::room_object;
@@ -121,6 +124,7 @@ async fn receive_callback(
     let outcome = match &verified.event {
         Event::Ignored => "ignored",
         Event::Push(event) => {
+            log.object_calls += 1;
             let applied = room_object::apply(env, verified.sdk_app_id, event).await?;
             let outcome = outcome_name(&applied.outcome)?;
             if outcome == "applied" {
@@ -190,6 +194,7 @@ async fn connect_live(
     let app = status::pick_app(query("sdkAppId").as_deref(), &config.sdk_app_ids)?;
     log.sdk_app_id = Some(app);
     log.room_id = Some(room_id);
+    log.object_calls += 1;
     room_object::connect_live(env, app, room_id, config.max_live_connections_per_room).await
 }
 
@@ -284,7 +289,6 @@ async fn read_status(
     }
 
     let (rooms, kv_reads) = store(env, config)?.rooms(app, &ids, log).await?;
-    log.kv_reads = Some(kv_reads);
     let mut bodies = ids
         .iter()
         .zip(&rooms)
@@ -336,7 +340,35 @@ fn health_unconfigured(e: ConfigError) -> Reply {
     reply
 }
 
-pub(super) fn load_config(env: &Env) -> Result<Config, ConfigError> {
+/// A configuration as read from an env: usable, or the variable that is wrong.
+type Loaded = Result<Rc<Config>, ConfigError>;
+
+thread_local! {
+    /// The configuration last read, and the env it was read from. An isolate's env does not
+    /// change, so the ~25 lookups and URL parses happen once per isolate, not per request;
+    /// another env object (compared by identity: one call) is read afresh.
+    static CONFIG: RefCell<Option<(JsValue, Loaded)>> =
+        const { RefCell::new(None) };
+}
+
+/// The configuration of `env`, read once per isolate (see `CONFIG`).
+pub(super) fn load_config(env: &Env) -> Loaded {
+    let env_value: &JsValue = env.as_ref();
+    let cached = CONFIG.with(|cell| {
+        cell.borrow()
+            .as_ref()
+            .filter(|(read_from, _)| read_from == env_value)
+            .map(|(_, config)| config.clone())
+    });
+    if let Some(config) = cached {
+        return config;
+    }
+    let config = read_config(env).map(Rc::new);
+    CONFIG.with(|cell| *cell.borrow_mut() = Some((env_value.clone(), config.clone())));
+    config
+}
+
+fn read_config(env: &Env) -> Result<Config, ConfigError> {
     let config = Config::from_lookup(|name| env_string(env, name))?;
     for binding in [KV_BINDING, room_object::BINDING] {
         let bound = match binding {

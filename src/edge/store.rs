@@ -56,6 +56,7 @@ impl Store {
             .map(|&id| room::key(sdk_app_id, id))
             .collect();
         let now = now_ms();
+        log.cache_reads += count(keys.len());
         let cached = join_all(keys.iter().map(|key| self.recall(key))).await;
 
         // The first poll to find an entry stale refreshes it. Others of this isolate keep
@@ -113,6 +114,7 @@ impl Store {
         keys: &[&String],
         log: &mut RequestLog,
     ) -> Result<Vec<Option<String>>, ApiError> {
+        log.kv_reads += count(keys.len());
         let failed = |log: &mut RequestLog, e: worker::KvError| {
             log.warn(format!("kv read failed: {e}"));
             ApiError::StorageUnavailable
@@ -155,12 +157,17 @@ impl Store {
     /// Caches a key's value, fresh for one poll interval. A cache failure costs only KV
     /// reads, so it is logged, not returned.
     pub async fn remember(&self, key: &str, value: Option<&str>, log: &mut RequestLog) {
+        log.cache_writes += 1;
         if let Err(e) = self.put_cached(key, value).await {
             log.warn(format!("cache put {key} failed: {e}"));
         }
     }
 
     async fn remember_all(&self, entries: &[(&String, Option<&str>)], log: &mut RequestLog) {
+        if entries.is_empty() {
+            return;
+        }
+        log.cache_writes += count(entries.len());
         let results = join_all(
             entries
                 .iter()
@@ -264,6 +271,11 @@ impl Cached {
     fn is_fresh(&self, now: u64, fresh_ms: u64) -> bool {
         now.saturating_sub(self.stored_at) < fresh_ms
     }
+}
+
+/// A number of operations for the log's counters (at most 100 rooms per request).
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn now_ms() -> u64 {
