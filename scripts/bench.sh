@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints figures, asserts nothing about speed: the bundle size, native speed of the pure core
-# (benches/core.rs), then load on the real local runtime (tests/bench_e2e.rs: wrangler dev,
-# loopback only). Installs what is missing and builds the worker first.
+# (benches/core.rs), its hostile bodies in wasm (benches/wasm), then load on the real local
+# runtime (tests/bench_e2e.rs: wrangler dev, loopback only). Installs what is missing and
+# builds the worker first.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools
@@ -22,6 +23,10 @@ sizes build/worker/shim.mjs
 
 say "native core (cargo bench --bench core)"
 cargo bench --bench core
+
+say "hostile bodies in wasm, timed by V8 under Node (benches/wasm)"
+(cd benches/wasm && cargo build --release --target wasm32-unknown-unknown --target-dir "$ROOT/target")
+node benches/wasm/run.mjs target/wasm32-unknown-unknown/release/tiw_push_edge_wasm_bench.wasm
 
 say "end to end on wrangler dev (tests/bench_e2e.rs)"
 cargo test --release --test bench_e2e -- --ignored --nocapture
