@@ -11,6 +11,9 @@
 //! member order change nothing.
 #![no_main]
 
+// The allocation cap (src/lib.rs).
+use tiw_push_edge_fuzz as _;
+
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;

@@ -9,6 +9,9 @@
 //! `PushStartTime` (check 10), which its reconciled stop keeps.
 #![no_main]
 
+// The allocation cap (src/lib.rs).
+use tiw_push_edge_fuzz as _;
+
 use std::collections::BTreeSet;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};

@@ -5,6 +5,9 @@
 //! contract violation, not only a panic.
 #![no_main]
 
+// The allocation cap (src/lib.rs).
+use tiw_push_edge_fuzz as _;
+
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use tiw_push_edge::core::http::{self, MAX_BATCH_ROOMS};

@@ -5,6 +5,9 @@
 //! renders as the JSON it claims to be, with the ETag of those very bytes.
 #![no_main]
 
+// The allocation cap (src/lib.rs).
+use tiw_push_edge_fuzz as _;
+
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use tiw_push_edge::core::live;

@@ -8,6 +8,9 @@
 //! `WhiteboardPushReconciled` JSON.
 #![no_main]
 
+// The allocation cap (src/lib.rs).
+use tiw_push_edge_fuzz as _;
+
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use tiw_push_edge::core::callback::{PushEvent, PushKind};
