@@ -25,7 +25,10 @@ say "native core (cargo bench --bench core)"
 cargo bench --bench core
 
 say "hostile bodies in wasm, timed by V8 under Node (benches/wasm)"
-(cd benches/wasm && cargo build --release --target wasm32-unknown-unknown --target-dir "$ROOT/target")
+# Built with the worker's own opt-level (this Cargo.toml's release profile).
+opt_level="$(sed -n '/^\[profile.release\]/,/^\[/s/^opt-level = //p' Cargo.toml)"
+(cd benches/wasm && cargo build --release --target wasm32-unknown-unknown \
+  --target-dir "$ROOT/target" --config "profile.release.opt-level=$opt_level")
 node benches/wasm/run.mjs target/wasm32-unknown-unknown/release/tiw_push_edge_wasm_bench.wasm
 
 say "end to end on wrangler dev (tests/bench_e2e.rs)"
