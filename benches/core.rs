@@ -4,6 +4,12 @@
 //! `ROUND_TARGET` per round; the figure is the median ns/op over `ROUNDS` rounds, with the
 //! fastest round beside it so noise is visible. Run with `cargo bench --bench core`
 //! (release profile: the same `opt-level` as the wasm build, but native code).
+//!
+//! The second table times `verify` on hostile bodies of at most 64 KiB (benches/wasm/src/
+//! hostile.rs, which the wasm bench in benches/wasm times too) and names the worst.
+
+#[path = "wasm/src/hostile.rs"]
+mod hostile;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -16,7 +22,7 @@ use tiw_push_edge::core::signature::sign;
 use tiw_push_edge::core::status;
 
 const KEY: &str = "bench-callback-key";
-const APP: u64 = 1400000001;
+const APP: u64 = hostile::APP;
 const ROOM: u32 = 880528;
 const NOW: i64 = 1_700_000_000;
 /// Just under the 64 KiB body limit the shell enforces before `verify` runs.
@@ -86,6 +92,39 @@ fn main() {
         status_body(&room).len(),
         measure(|| status_body(black_box(&room))),
     );
+    hostile_bodies(&config);
+}
+
+/// `verify` on every hostile body, with the answer it gets, then the worst of them.
+fn hostile_bodies(config: &Config) {
+    println!();
+    println!(
+        "{:<52} {:>8} {:>12} {:>12} {:>18}",
+        "hostile body (verify)", "bytes", "median ns", "min ns", "answer"
+    );
+    let mut worst: Option<(&str, f64)> = None;
+    for (name, body) in hostile::bodies() {
+        assert!(body.len() <= hostile::LIMIT, "{name}: {} bytes", body.len());
+        let answer = match callback::verify(&body, config, NOW) {
+            Ok(_) => "verified",
+            Err(e) => e.code(),
+        };
+        let figures = measure(|| callback::verify(black_box(&body), config, NOW));
+        println!(
+            "{:<52} {:>8} {:>12.0} {:>12.0} {:>18}",
+            name,
+            body.len(),
+            figures.median_ns,
+            figures.min_ns,
+            answer
+        );
+        if worst.is_none_or(|(_, ns)| figures.median_ns > ns) {
+            worst = Some((name, figures.median_ns));
+        }
+    }
+    if let Some((name, ns)) = worst {
+        println!("worst hostile body: {name}, {:.0} us", ns / 1000.0);
+    }
 }
 
 /// What a status read renders for one room: the body and its `ETag`.

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Prints figures, asserts nothing about speed: the bundle size, native speed of the pure core
-# (benches/core.rs), then load on the real local runtime (tests/bench_e2e.rs: wrangler dev,
-# loopback only), including each path under `wrk` next to a no-op worker (bench/noop.js) with
-# CPU per request and storage operations per request. Installs what is missing (wrk: apt) and
-# builds the worker first. BENCH_SECONDS sets each wrk run's length (default 10). About 4
-# minutes.
+# (benches/core.rs), its hostile bodies in wasm (benches/wasm), then load on the real local
+# runtime (tests/bench_e2e.rs: wrangler dev, loopback only), including each path under `wrk`
+# next to a no-op worker (bench/noop.js) with CPU per request and storage operations per
+# request. Installs what is missing (wrk: apt) and builds the worker first. BENCH_SECONDS sets
+# each wrk run's length (default 10). About 5 minutes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools
@@ -33,6 +33,13 @@ sizes build/worker/shim.mjs
 
 say "native core (cargo bench --bench core)"
 cargo bench --bench core
+
+say "hostile bodies in wasm, timed by V8 under Node (benches/wasm)"
+# Built with the worker's own opt-level (this Cargo.toml's release profile).
+opt_level="$(sed -n '/^\[profile.release\]/,/^\[/s/^opt-level = //p' Cargo.toml)"
+(cd benches/wasm && cargo build --release --target wasm32-unknown-unknown \
+  --target-dir "$ROOT/target" --config "profile.release.opt-level=$opt_level")
+node benches/wasm/run.mjs target/wasm32-unknown-unknown/release/tiw_push_edge_wasm_bench.wasm
 
 say "end to end on wrangler dev (tests/bench_e2e.rs)"
 # One test at a time: they would load each other's figures.

@@ -2,10 +2,16 @@
 //!
 //! Tencent's `PascalCase` names are mapped here, once, to the names the rest of the worker
 //! uses. Check 1 (the size limit) belongs to the shell, which reads the body.
+//!
+//! Check 2 is one pass over the bytes that builds only the members later checks read and
+//! stops at [`MAX_DEPTH`] levels or [`MAX_VALUES`] values, so no body within the 64 KiB limit
+//! costs more than a fraction of a millisecond to refuse (benches/core.rs times the worst
+//! shapes).
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
@@ -18,6 +24,35 @@ pub const PUSH_STARTED: &str = "WhiteboardPushStarted";
 pub const PUSH_STOPPED: &str = "WhiteboardPushStopped";
 /// Largest room id TIW issues (an unsigned 32-bit integer).
 pub const MAX_ROOM_ID: u64 = 4_294_967_295;
+/// Check 2 refuses a body nested deeper than this (the top-level object is level 1).
+/// A TIW callback is 3 levels deep.
+pub const MAX_DEPTH: usize = 32;
+/// Check 2 refuses a body of more values than this (every value at every depth, the
+/// top-level object included). A push callback holds about 20.
+pub const MAX_VALUES: usize = 4096;
+
+/// The members checks 3 to 10 read: check 2 builds these, and only checks the rest.
+const ENVELOPE: &[(&str, Keep)] = &[
+    ("EventType", Keep::Kind),
+    ("SdkAppId", Keep::Kind),
+    ("Timestamp", Keep::Kind),
+    ("ExpireTime", Keep::Kind),
+    ("Sign", Keep::Kind),
+    ("EventData", Keep::Members(EVENT_DATA)),
+];
+const EVENT_DATA: &[(&str, Keep)] = &[
+    ("TaskId", Keep::Kind),
+    ("RoomId", Keep::Kind),
+    ("PushUserId", Keep::Kind),
+    ("PushStartTime", Keep::Kind),
+    ("PushStopTime", Keep::Kind),
+    ("GroupId", Keep::Kind),
+    ("FinishReason", Keep::Kind),
+    ("IMSyncTime", Keep::Kind),
+    ("ExceptionCnt", Keep::Kind),
+    ("Error", Keep::Members(PUSH_ERROR)),
+];
+const PUSH_ERROR: &[(&str, Keep)] = &[("Code", Keep::Kind), ("Message", Keep::Kind)];
 
 /// The callback envelope after check 3: every field of its documented type.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +63,7 @@ pub struct Envelope {
     pub timestamp: Option<i64>,
     pub expire_time: Option<ExpireTime>,
     pub sign: Option<String>,
+    /// Only the members check 10 reads; check 2 checked the others and let them go.
     pub event_data: Option<Map<String, Value>>,
 }
 
@@ -207,13 +243,28 @@ pub fn verify_envelope(
     })
 }
 
-/// Check 2: UTF-8 JSON, an object, no member name twice at any depth.
+/// Check 2: UTF-8 JSON, an object, no member name twice at any depth, at most
+/// [`MAX_DEPTH`] levels deep and [`MAX_VALUES`] values, in one pass that builds only the
+/// members checks 3 to 10 read ([`ENVELOPE`]).
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let malformed = |why: String| ApiError::MalformedJson(why);
-    let StrictValue(value) = serde_json::from_slice(body).map_err(|e| malformed(e.to_string()))?;
+    let malformed = |e: serde_json::Error| ApiError::MalformedJson(e.to_string());
+    let mut scan = Scan {
+        values: 0,
+        names: Vec::new(),
+    };
+    let mut parser = serde_json::Deserializer::from_slice(body);
+    let top = Node {
+        scan: &mut scan,
+        depth: 1,
+        keep: Keep::Members(ENVELOPE),
+    };
+    let value = top.deserialize(&mut parser).map_err(malformed)?;
+    parser.end().map_err(malformed)?;
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err(malformed("the top level is not an object".into())),
+        _ => Err(ApiError::MalformedJson(
+            "the top level is not an object".into(),
+        )),
     }
 }
 
@@ -385,75 +436,192 @@ impl Fields<'_> {
     }
 }
 
-/// A JSON value that refuses a member name repeated in one object, at any depth
-/// (`serde_json::Value` would silently keep the last one).
-struct StrictValue(Value);
+/// Where check 2 is in the body: how many values it has met, and the member names of the
+/// objects still open (one stack for all of them, so a small object allocates nothing).
+struct Scan<'de> {
+    values: usize,
+    names: Vec<(u64, Cow<'de, str>)>,
+}
 
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(StrictValue)
+/// FNV-1a: a cheap hash that orders names mostly by one integer comparison. A name crafted
+/// to collide only costs a string comparison; the check stays exact.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// What the parser builds of a value; everything else it only checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Nothing: a member no check reads, or anything inside one.
+    Nothing,
+    /// A scalar as it is; an array or an object only as its kind (an empty one), since no
+    /// check reads inside it.
+    Kind,
+    /// An object with these members, each kept as its entry says (a scalar: as `Kind`).
+    Members(&'static [(&'static str, Keep)]),
+}
+
+impl Keep {
+    fn member(self, name: &str) -> Keep {
+        match self {
+            Keep::Members(members) => members
+                .iter()
+                .find(|(kept, _)| *kept == name)
+                .map_or(Keep::Nothing, |(_, keep)| *keep),
+            Keep::Nothing | Keep::Kind => Keep::Nothing,
+        }
     }
 }
 
-struct StrictVisitor;
+/// One value of the body, parsed under check 2's rules and built as far as `keep` says.
+struct Node<'s, 'de> {
+    scan: &'s mut Scan<'de>,
+    /// Containers enclosing this value, plus one: the top level is at depth 1.
+    depth: usize,
+    keep: Keep,
+}
 
-impl<'de> Visitor<'de> for StrictVisitor {
+impl<'de> Node<'_, 'de> {
+    fn child(&mut self, keep: Keep) -> Node<'_, 'de> {
+        Node {
+            scan: &mut *self.scan,
+            depth: self.depth + 1,
+            keep,
+        }
+    }
+
+    /// A scalar, kept or not.
+    fn scalar(&self, value: impl FnOnce() -> Value) -> Value {
+        match self.keep {
+            Keep::Nothing => Value::Null,
+            Keep::Kind | Keep::Members(_) => value(),
+        }
+    }
+
+    fn enter<E: de::Error>(&self) -> Result<(), E> {
+        if self.depth > MAX_DEPTH {
+            return Err(E::custom(format_args!(
+                "nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_, 'de> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.scan.values += 1;
+        if self.scan.values > MAX_VALUES {
+            return Err(de::Error::custom(format_args!(
+                "more than {MAX_VALUES} values"
+            )));
+        }
+        if self.depth == 1 {
+            // Anything but an object fails at its first byte.
+            d.deserialize_map(self)
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Node<'_, 'de> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
+        f.write_str(if self.depth == 1 {
+            "a JSON object"
+        } else {
+            "a JSON value"
+        })
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+        Ok(self.scalar(|| Value::Bool(v)))
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+        Ok(self.scalar(|| Value::Number(v.into())))
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+        Ok(self.scalar(|| Value::Number(v.into())))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("a number out of range"))
+        // serde_json refuses out-of-range numbers itself; this only keeps that promise.
+        let number = Number::from_f64(v).ok_or_else(|| E::custom("a number out of range"))?;
+        Ok(self.scalar(|| Value::Number(number)))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+        Ok(self.scalar(|| Value::String(v.to_string())))
     }
 
     fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+        Ok(self.scalar(|| Value::Null))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(StrictValue(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
+        self.enter()?;
+        while seq.next_element_seed(self.child(Keep::Nothing))?.is_some() {}
+        Ok(self.scalar(|| Value::Array(Vec::new())))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            let StrictValue(value) = access.next_value()?;
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(format_args!(
-                    "the member name {key:?} appears twice"
-                )));
+    fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<Value, A::Error> {
+        self.enter()?;
+        let first = self.scan.names.len();
+        let mut kept = Map::new();
+        while let Some(name) = access.next_key_seed(Name)? {
+            let keep = self.keep.member(&name);
+            let value = access.next_value_seed(self.child(keep))?;
+            if keep != Keep::Nothing {
+                kept.insert(name.to_string(), value);
             }
-            map.insert(key, value);
+            self.scan.names.push((name_hash(&name), name));
         }
-        Ok(Value::Object(map))
+        // Sorting finds a repeated name in n·log n, however many members there are.
+        let names = &mut self.scan.names[first..];
+        names.sort_unstable();
+        if let Some(twice) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(de::Error::custom(format_args!(
+                "the member name {:?} appears twice",
+                twice[0].1
+            )));
+        }
+        self.scan.names.truncate(first);
+        Ok(self.scalar(|| Value::Object(kept)))
+    }
+}
+
+/// A member name: borrowed from the body unless it holds escapes.
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_string()))
     }
 }
 
@@ -535,6 +703,159 @@ mod tests {
         ] {
             assert_eq!(error_of(body, &c), "malformed_json", "{body:?}");
         }
+    }
+
+    /// An unsigned body of `values` JSON values in all, `depth` levels deep: it passes check 2
+    /// exactly when it is within the limits, and then fails at check 6.
+    fn shaped(values: usize, depth: usize) -> Vec<u8> {
+        // The object, EventType, SdkAppId, and the array "X" holding the rest.
+        let nest = "[".repeat(depth - 2) + &"]".repeat(depth - 2);
+        let zeros = vec!["0"; values - 4 - (depth - 2)];
+        format!(
+            r#"{{"EventType":"X","SdkAppId":{APP},"X":[{nest}{}{}]}}"#,
+            if zeros.is_empty() { "" } else { "," },
+            zeros.join(",")
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn bodies_within_the_depth_and_value_limits_pass_check_two() {
+        let c = config(&[]);
+        assert_eq!(
+            error_of(&shaped(MAX_VALUES, MAX_DEPTH), &c),
+            "missing_signature"
+        );
+        assert_eq!(error_of(&shaped(40, 3), &c), "missing_signature");
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_malformed() {
+        let c = config(&[]);
+        assert_eq!(error_of(&shaped(100, MAX_DEPTH + 1), &c), "malformed_json");
+        let deep = format!(
+            r#"{{"EventType":"X","SdkAppId":{APP},"X":{}0{}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        assert_eq!(error_of(deep.as_bytes(), &c), "malformed_json");
+        let objects = format!(r#"{{"X":{}0{}}}"#, r#"{"a":"#.repeat(40), "}".repeat(40));
+        assert_eq!(error_of(objects.as_bytes(), &c), "malformed_json");
+    }
+
+    #[test]
+    fn more_values_than_the_limit_are_malformed() {
+        let c = config(&[]);
+        assert_eq!(error_of(&shaped(MAX_VALUES + 1, 3), &c), "malformed_json");
+        let members: Vec<String> = (0..MAX_VALUES).map(|i| format!(r#""m{i}":{{}}"#)).collect();
+        let wide = format!("{{{}}}", members.join(","));
+        assert_eq!(error_of(wide.as_bytes(), &c), "malformed_json");
+    }
+
+    #[test]
+    fn a_repeated_name_is_malformed_however_it_is_written_or_hidden() {
+        let c = config(&[]);
+        let many: Vec<String> = (0..1000).map(|i| format!(r#""n{i}":{i}"#)).collect();
+        for body in [
+            r#"{"a":1,"\u0061":2}"#.to_string(),
+            r#"{"EventType":"X","EventType":"X","SdkAppId":1}"#.to_string(),
+            r#"{"X":[1,{"b":[{"c":1,"d":2,"c":3}]}]}"#.to_string(),
+            format!(r#"{{"n500":0,{}}}"#, many.join(",")),
+            format!(r#"{{"EventData":{{{},"n999":0}}}}"#, many.join(",")),
+        ] {
+            assert_eq!(
+                error_of(body.as_bytes(), &c),
+                "malformed_json",
+                "{body:.60}"
+            );
+        }
+        // The same name in different objects is no repetition.
+        let siblings = format!(
+            r#"{{"EventType":"X","SdkAppId":{APP},"A":{{"n":1}},"B":{{"n":1}},"n":{{"n":{{"n":1}}}}}}"#
+        );
+        assert_eq!(error_of(siblings.as_bytes(), &c), "missing_signature");
+    }
+
+    #[test]
+    fn unread_members_are_checked_for_utf8_and_escapes() {
+        let c = config(&[]);
+        for body in [
+            &b"{\"X\":\"\xff\"}"[..],
+            b"{\"X\":{\"\xc3\":1}}",
+            br#"{"X":["\ud800"]}"#,
+            br#"{"X":"\q"}"#,
+            b"{\"X\":\"tab\there\"}",
+            br#"{"X":1e400}"#,
+            br#"{"X":[1,]}"#,
+        ] {
+            assert_eq!(error_of(body, &c), "malformed_json", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_members_later_checks_read_are_kept() {
+        let body = format!(
+            r#"{{"EventType":"X","SdkAppId":{APP},"Extra":{{"a":[1,2]}},"EventData":{{"TaskId":"t","Other":1,"Error":{{"Code":"c","More":2}}}}}}"#
+        );
+        let envelope = parse(body.as_bytes()).expect("check 2 and 3 pass");
+        let data = envelope.event_data.expect("EventData is an object");
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["Error", "TaskId"]);
+        assert_eq!(data["Error"], json!({"Code": "c"}));
+    }
+
+    #[test]
+    fn every_field_check_ten_reads_reaches_the_event() {
+        let body = json!({
+            "EventType": PUSH_STOPPED, "SdkAppId": APP, "Timestamp": NOW,
+            "EventData": {
+                "TaskId": "t", "RoomId": 9, "GroupId": "g", "PushUserId": "u",
+                "FinishReason": "EXCEPTION", "PushStartTime": NOW - 9, "PushStopTime": NOW - 1,
+                "IMSyncTime": NOW - 8, "ExceptionCnt": 3,
+                "Error": {"Code": "FailedOperation.Record", "Message": "m"}
+            }
+        });
+        let v = verify(&signed(body), &config(&[]), NOW).expect("verifies");
+        assert!(v.dropped_fields.is_empty());
+        assert_eq!(
+            v.event,
+            Event::Push(PushEvent {
+                kind: PushKind::Stopped,
+                task_id: "t".into(),
+                room_id: 9,
+                timestamp: Some(NOW),
+                push_user_id: Some("u".into()),
+                push_start_time: Some(NOW - 9),
+                push_stop_time: Some(NOW - 1),
+                group_id: Some("g".into()),
+                finish_reason: Some("EXCEPTION".into()),
+                im_sync_time: Some(NOW - 8),
+                exception_count: Some(3),
+                error: Some(PushError {
+                    code: "FailedOperation.Record".into(),
+                    message: "m".into(),
+                }),
+            })
+        );
+    }
+
+    #[test]
+    fn envelope_fields_of_a_container_type_keep_their_kind() {
+        let c = config(&[]);
+        for body in [
+            json!({"EventType": {"a": 1}, "SdkAppId": APP}),
+            json!({"EventType": "X", "SdkAppId": [APP]}),
+            json!({"EventType": "X", "SdkAppId": APP, "EventData": [{"TaskId": "t"}]}),
+        ] {
+            assert_eq!(
+                error_of(body.to_string().as_bytes(), &c),
+                "invalid_envelope",
+                "{body}"
+            );
+        }
+        let mut array_error = started();
+        array_error["EventData"]["Error"] = json!([{"Code": "c"}]);
+        let v = verify(&signed(array_error), &c, NOW).expect("verifies");
+        assert_eq!(v.dropped_fields, vec!["Error"]);
     }
 
     #[test]
