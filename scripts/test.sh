@@ -27,7 +27,7 @@ build_worker
 say "cargo test (unit, property and end-to-end)"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-cargo test -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$log"
+cargo test -- --test-threads "${TEST_THREADS:-3}" 2>&1 | tee "$log"
 # One total over every test binary (unit, property, end-to-end, browser, contract, ops, setup).
 awk '/^test result:/ { p += $4; f += $6; i += $8 }
      END { printf "total: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
