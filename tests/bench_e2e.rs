@@ -732,36 +732,3 @@ impl Drop for NoOp {
         let _ = self.child.wait();
     }
 }
-
-/// CPU time (user + system, ms) of the `workerd` processes descended from `root`, from /proc.
-fn workerd_cpu_ms_under(root: u32) -> f64 {
-    let stats: Vec<(u32, u32, String, u64)> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let (head, rest) = stat.rsplit_once(") ")?;
-            let comm = head.split_once(" (")?.1.to_string();
-            let fields: Vec<&str> = rest.split(' ').collect();
-            let ppid = fields.get(1)?.parse().ok()?;
-            let ticks =
-                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-            Some((pid, ppid, comm, ticks))
-        })
-        .collect();
-    let mut family = vec![root];
-    let mut i = 0;
-    while i < family.len() {
-        let parent = family[i];
-        family.extend(stats.iter().filter(|s| s.1 == parent).map(|s| s.0));
-        i += 1;
-    }
-    let ticks: u64 = stats
-        .iter()
-        .filter(|s| family.contains(&s.0) && s.2 == "workerd")
-        .map(|s| s.3)
-        .sum();
-    ticks as f64 * 10.0
-}

@@ -215,37 +215,7 @@ impl Worker {
     /// CPU time (user + system, ms) used so far by the `workerd` processes that run this
     /// worker (wrangler's runtime), read from /proc: for benchmarks, never asserted.
     pub fn workerd_cpu_ms(&self) -> f64 {
-        let stats: Vec<(u32, u32, String, u64)> = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| {
-                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-                let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-                // "pid (comm) state ppid ... utime stime": comm may hold spaces.
-                let (head, rest) = stat.rsplit_once(") ")?;
-                let comm = head.split_once(" (")?.1.to_string();
-                let fields: Vec<&str> = rest.split(' ').collect();
-                let ppid = fields.get(1)?.parse().ok()?;
-                let ticks =
-                    fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-                Some((pid, ppid, comm, ticks))
-            })
-            .collect();
-        let mut family = vec![self.child.id()];
-        let mut i = 0;
-        while i < family.len() {
-            let parent = family[i];
-            family.extend(stats.iter().filter(|s| s.1 == parent).map(|s| s.0));
-            i += 1;
-        }
-        let ticks: u64 = stats
-            .iter()
-            .filter(|s| family.contains(&s.0) && s.2 == "workerd")
-            .map(|s| s.3)
-            .sum();
-        // Linux reports these in USER_HZ, 100 per second.
-        ticks as f64 * 10.0
+        workerd_cpu_ms_under(self.child.id())
     }
 
     /// Everything wrangler printed, the worker's log lines included.
@@ -503,6 +473,42 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(data.get(..size)?);
         data = data.get(size + 2..)?;
     }
+}
+
+/// CPU time (user + system, ms) used so far by the `workerd` processes descended from `root`,
+/// read from /proc: for benchmarks, never asserted.
+pub fn workerd_cpu_ms_under(root: u32) -> f64 {
+    let stats: Vec<(u32, u32, String, u64)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // "pid (comm) state ppid ... utime stime": comm may hold spaces.
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let comm = head.split_once(" (")?.1.to_string();
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let ppid = fields.get(1)?.parse().ok()?;
+            let ticks =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some((pid, ppid, comm, ticks))
+        })
+        .collect();
+    let mut family = vec![root];
+    let mut i = 0;
+    while i < family.len() {
+        let parent = family[i];
+        family.extend(stats.iter().filter(|s| s.1 == parent).map(|s| s.0));
+        i += 1;
+    }
+    let ticks: u64 = stats
+        .iter()
+        .filter(|s| family.contains(&s.0) && s.2 == "workerd")
+        .map(|s| s.3)
+        .sum();
+    // Linux reports these in USER_HZ, 100 per second.
+    ticks as f64 * 10.0
 }
 
 // ---- callbacks ----
