@@ -766,3 +766,27 @@ fn wait_for_line(w: &Worker, matches: impl Fn(&Value) -> bool) -> Value {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The largest body the edge accepts, made of the characters that grow most when a message is
+/// JSON-encoded (`\"`, two bytes, becomes `\\\"`, four), still fits one queue message
+/// (128 KB in production, enforced locally too) and reaches the origin byte for byte.
+#[test]
+fn a_largest_escape_heavy_callback_is_queued_and_delivered_intact() {
+    let w = queued();
+    let marker = format!("escapes-{}", unique_room());
+    let mut event = signed(started(unique_room(), &marker, now()));
+    let base = event.to_string().len();
+    let room = 64 * 1024 - base - 16;
+    event["Pad"] = Value::String("\"".repeat(room / 2));
+    let body = event.to_string().into_bytes();
+    assert!(
+        body.len() <= 64 * 1024 && body.len() > 64 * 1024 - 64,
+        "{}",
+        body.len()
+    );
+
+    accepted(w, &body);
+    let got = delivered(&marker, Duration::from_secs(20));
+    assert_eq!(got.body.len(), body.len());
+    assert!(got.body == body, "not the bytes received");
+}

@@ -83,8 +83,11 @@ pub fn delivery_id(body: &[u8]) -> String {
 pub struct Delivery {
     /// `x-tiw-delivery-id`.
     pub id: String,
-    /// The exact bytes received. A verified callback is a JSON object, so valid UTF-8, and a
-    /// JSON string carries it through the queue unchanged.
+    /// The exact bytes received. A verified callback is a JSON object, so valid UTF-8. In a
+    /// message it travels as `"b64:" + base64`, so escapes cannot push the largest body
+    /// (64 KiB) past a queue message's 128 KB; a message of an older version, with the text
+    /// itself, is read too.
+    #[serde(with = "message_body")]
     pub body: String,
     pub event_type: String,
     pub outcome: String,
@@ -102,6 +105,31 @@ pub struct Delivery {
     pub task_id: Option<String>,
     /// The attempt this message is for; 1 for the first.
     pub attempt: u32,
+}
+
+/// `Delivery::body` in a queue message or dead letter.
+mod message_body {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    use crate::core::base64;
+
+    const PREFIX: &str = "b64:";
+
+    pub fn serialize<S: Serializer>(body: &str, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut text = String::from(PREFIX);
+        base64::encode_into(body.as_bytes(), &mut text);
+        serializer.serialize_str(&text)
+    }
+
+    /// A body of an older message is its text, a JSON object, which never starts with the prefix.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let Some(encoded) = text.strip_prefix(PREFIX) else {
+            return Ok(text);
+        };
+        let bytes = base64::decode(encoded).map_err(|_| D::Error::custom("body: not base64"))?;
+        String::from_utf8(bytes).map_err(|_| D::Error::custom("body: not UTF-8"))
+    }
 }
 
 /// A body that is not UTF-8 cannot be queued (and is never a verified callback).
@@ -532,6 +560,38 @@ mod tests {
         assert_eq!(back, delivery);
         assert_eq!(back.attempt, 1);
         assert_eq!(back.id, delivery_id(body));
+    }
+
+    #[test]
+    fn the_largest_body_fits_a_queue_message_however_many_escapes_it_holds() {
+        // 64 KiB of `\"`: JSON-encoding the text would double it past 128 KB.
+        let mut body = br#"{"SdkAppId":1400000001,"Pad":""#.to_vec();
+        while body.len() < crate::core::http::MAX_BODY_BYTES - 2 {
+            body.extend_from_slice(br#"\""#);
+        }
+        body.extend_from_slice(b"\"}");
+        let delivery = Delivery::first(&body, &headers(), u64::MAX).unwrap();
+        let message = serde_json::to_string(&delivery).unwrap();
+        assert!(message.len() < 90_000, "{} bytes", message.len());
+        let back: Delivery = serde_json::from_str(&message).unwrap();
+        assert_eq!(back.body.as_bytes(), &body[..]);
+    }
+
+    #[test]
+    fn a_message_of_the_version_that_carried_the_text_is_still_read() {
+        let old = serde_json::json!({
+            "id": delivery_id(BODY), "body": std::str::from_utf8(BODY).unwrap(),
+            "eventType": "WhiteboardPushStarted", "outcome": "applied", "verified": true,
+            "requestId": "r-1", "receivedAtMs": 5, "attempt": 2,
+        });
+        let d: Delivery = serde_json::from_value(old).unwrap();
+        assert_eq!(d.body.as_bytes(), BODY);
+        assert_eq!(d.attempt, 2);
+        let bad = serde_json::json!({
+            "id": "x", "body": "b64:!!!!", "eventType": "", "outcome": "", "verified": true,
+            "requestId": "", "receivedAtMs": 0, "attempt": 1,
+        });
+        assert!(serde_json::from_value::<Delivery>(bad).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The pure core: plain Rust with no `worker` types. Everything from a callback's bytes to a
 //! merged room state, and the rendering of every answer, compiles and is tested natively.
 
+pub mod base64;
 pub mod callback;
 pub mod config;
 pub mod delivery;
