@@ -32,7 +32,7 @@
 //! drained kill included, must reach the origin: `lost` must be 0. A re-delivery by the
 //! sender after the restart rescues a dropped event.
 //!
-//! Knobs (environment): `LOAD_ROOMS` (200), `LOAD_EVENTS` (distinct events per room, 5),
+//! Knobs (environment): `LOAD_ROOMS` (200), `LOAD_EVENTS` (distinct events per room, 4),
 //! `LOAD_CONCURRENCY` (senders, 8), `LOAD_RESTARTS` (2), `LOAD_REDELIVER_PERCENT` (20),
 //! `LOAD_RETRY_MS` (500), `LOAD_ORIGIN_FAIL_PERCENT` (rooms whose first 2 deliveries fail, 10),
 //! `LOAD_SEED` (random by default; printed, to replay a run). `scripts/load.sh` runs a longer
@@ -94,7 +94,7 @@ impl Knobs {
         };
         Knobs {
             rooms: knob("LOAD_ROOMS", 200) as usize,
-            events: knob("LOAD_EVENTS", 5).max(1) as usize,
+            events: knob("LOAD_EVENTS", 4).max(1) as usize,
             concurrency: knob("LOAD_CONCURRENCY", 8).max(1) as usize,
             restarts: knob("LOAD_RESTARTS", 2) as usize,
             redeliver_percent: knob("LOAD_REDELIVER_PERCENT", 20),
@@ -539,6 +539,8 @@ fn rooms_under_load_with_restarts_and_a_failing_origin_end_as_the_merge_of_accep
     let answers = Mutex::new(Answers::default());
     let next = AtomicUsize::new(0);
     let mut kills: Vec<Kill> = Vec::new();
+    // How long the senders were held back: draining, restarting, connecting viewers.
+    let mut paused = Duration::ZERO;
     let began = Instant::now();
     let (worker, mut viewers) = std::thread::scope(|s| {
         let (mut worker, mut viewers) = (worker, viewers);
@@ -561,6 +563,7 @@ fn rooms_under_load_with_restarts_and_a_failing_origin_end_as_the_merge_of_accep
             }
             target.port.store(0, Ordering::SeqCst);
             let abrupt = k % 2 == 1;
+            let held_back = Instant::now();
             if !abrupt {
                 while target.in_flight.load(Ordering::SeqCst) > 0 {
                     std::thread::sleep(Duration::from_millis(20));
@@ -570,14 +573,17 @@ fn rooms_under_load_with_restarts_and_a_failing_origin_end_as_the_merge_of_accep
             drop(viewers);
             let (restarted, kill) = kill_and_restart(worker, &vars, abrupt);
             eprintln!(
-                "kill {k} ({}) {:.1} s after the first send; back after {:.1} s",
+                "kill {k} ({}) {:.1} s after the first send, after {:.1} s of draining; \
+                 back after {:.1} s",
                 if abrupt { "abrupt" } else { "drained" },
                 (kill.began - began).as_secs_f64(),
+                (kill.began - held_back).as_secs_f64(),
                 (kill.back - kill.began).as_secs_f64(),
             );
             worker = restarted;
             viewers = connect_viewers(&worker, &rooms);
             target.port.store(worker.port, Ordering::SeqCst);
+            paused += held_back.elapsed();
             kills.push(kill);
         }
         (worker, viewers)
@@ -635,12 +641,11 @@ fn rooms_under_load_with_restarts_and_a_failing_origin_end_as_the_merge_of_accep
     let settling = settle_began.elapsed();
 
     let attempts: u64 = answers.by_code.values().sum();
-    let down: Duration = kills.iter().map(|k| k.back - k.began).sum();
     eprintln!(
         "load with faults (seed {seed}): {rooms} rooms, {events} events ({distinct} distinct, \
          {accepted} accepted), {concurrency} senders, {restarts} restart(s)\n\
-         sending: {secs:.1} s wall ({down:.1} s of it restarting), {rate:.0} callbacks/s \
-         ({up_rate:.0}/s while up; {attempts} attempts); answers by \
+         sending: {secs:.1} s wall ({paused:.1} s of it held back for kills), {rate:.0} \
+         callbacks/s ({up_rate:.0}/s while sending; {attempts} attempts); answers by \
          code {codes:?} (0 = connection failed); outcomes {outcomes:?}; sender retries \
          {retries}, given up {gave_up}\n\
          origin: caught up {caught_up:.1} s after the last send; {deliveries_2xx} deliveries \
@@ -659,8 +664,8 @@ fn rooms_under_load_with_restarts_and_a_failing_origin_end_as_the_merge_of_accep
         restarts = kills.len(),
         secs = sending.as_secs_f64(),
         rate = attempts as f64 / sending.as_secs_f64(),
-        down = down.as_secs_f64(),
-        up_rate = attempts as f64 / (sending - down).as_secs_f64(),
+        paused = paused.as_secs_f64(),
+        up_rate = attempts as f64 / (sending - paused).as_secs_f64(),
         codes = answers.by_code,
         outcomes = answers.by_outcome,
         retries = answers.retries,
