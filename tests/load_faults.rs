@@ -35,10 +35,11 @@
 //! Knobs (environment): `LOAD_ROOMS` (200), `LOAD_EVENTS` (distinct events per room, 4),
 //! `LOAD_CONCURRENCY` (senders, 8), `LOAD_RESTARTS` (2), `LOAD_REDELIVER_PERCENT` (20),
 //! `LOAD_RETRY_MS` (500), `LOAD_ORIGIN_FAIL_PERCENT` (rooms whose first 2 deliveries fail, 10),
-//! `LOAD_SEED` (random by default; printed, to replay a run's histories and order). `scripts/load.sh` runs a longer
-//! form and prints the figures (`cargo test --test load_faults -- --nocapture` prints them
-//! too): throughput, answers by status code, outcomes, retries, the origin's deliveries and
-//! duplicates, what each kill found in the broker, dropped and lost events, and wall times.
+//! `LOAD_SEED` (random by default; printed, to replay a run's histories and order).
+//! `scripts/load.sh` runs a longer form and prints the figures (`cargo test --test load_faults
+//! -- --nocapture` prints them too): throughput, answers by status code, outcomes, retries,
+//! the origin's deliveries and duplicates, what each kill found in the broker, dropped and
+//! lost events, and wall times.
 
 mod support;
 
