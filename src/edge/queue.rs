@@ -53,18 +53,15 @@ pub async fn deliver(
             log.forwarded = Some(forwarded.is_ok());
             forwarded.map(|_| ())
         }
-        OriginDelivery::Queue => {
-            let enqueued = enqueue(env, call, log).await;
-            log.enqueued = Some(enqueued.is_ok());
-            enqueued
-        }
+        OriginDelivery::Queue => enqueue(env, call, log).await,
     }
 }
 
 async fn enqueue(env: &Env, call: &Forward<'_>, log: &mut RequestLog) -> Result<(), ApiError> {
-    let queue = env
-        .queue(QUEUE_BINDING)
-        .map_err(|_| ApiError::NotConfigured(QUEUE_BINDING))?;
+    let Ok(queue) = env.queue(QUEUE_BINDING) else {
+        log.enqueued = Some(false);
+        return Err(ApiError::NotConfigured(QUEUE_BINDING));
+    };
     delivery::enqueue(&queue, call.body, &call.headers(), now_ms(), log).await
 }
 

@@ -102,16 +102,9 @@ impl DurableObject for RoomObject {
         self.reconcile_due().await?;
         let mut lines = Vec::new();
         let written = object::write_read_model(self, self, now_ms(), &mut lines).await;
-        let existing = match written {
-            Ok(()) => object::existing(self, &mut lines).await,
-            Err(e) => Err(e),
-        };
         print(lines);
-        // The object's own storage failed: the runtime retries the alarm.
-        let existing = existing.map_err(|_| {
-            worker::Error::RustError("room state could not be read or saved".into())
-        })?;
-        if let Some(stored) = existing {
+        written.map_err(alarm_error)?;
+        if let Some(stored) = self.existing_or_retry().await? {
             if let Some(at) = self.next_alarm_at(&stored, now_ms()) {
                 self.set_alarm(at).await?;
             }
@@ -491,14 +484,14 @@ fn now_seconds() -> i64 {
 
 /// Prints the lines a `core::object` flow logged.
 fn print(lines: Vec<ObjectLine>) {
-    for line in lines {
+    for line in &lines {
         worker::console_log!("{}", line.line());
     }
 }
 
 /// One JSON log line of the object, searchable by `component` and `event`.
 fn log_line(level: &'static str, event: &'static str, fields: serde_json::Value) {
-    print(vec![ObjectLine::new(level, event, fields)]);
+    worker::console_log!("{}", ObjectLine::new(level, event, fields).line());
 }
 
 // ---- the edge's side: reaching a room's object ----
