@@ -272,6 +272,7 @@ mod tests {
 
         assert_eq!(reply.status, 200);
         assert_eq!(body(&reply), json!({"error_code": 0, "outcome": "applied"}));
+        assert!(line.get("error").is_none(), "{line}");
         assert_eq!(line["level"], "warn");
         assert_eq!(
             line["warnings"],

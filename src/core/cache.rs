@@ -278,6 +278,7 @@ mod tests {
         assert_eq!(kv_reads, 3);
         assert!(rooms[0].is_some() && rooms[1].is_some() && rooms[2].is_none());
         let line = line(&mut log, 200);
+        assert!(line.get("error").is_none(), "{line}");
         assert_eq!(line["level"], "warn");
         assert_eq!(
             line["warnings"],
@@ -305,6 +306,8 @@ mod tests {
         assert_eq!(kv_reads, 1);
         assert!(rooms[0].is_some());
         let line = line(&mut log, 200);
+        assert!(line.get("error").is_none(), "{line}");
+        assert_eq!(line["level"], "warn");
         assert_eq!(
             line["warnings"],
             json!([format!("cache put {} failed: Cache put failed", key(1))])
