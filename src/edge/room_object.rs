@@ -15,6 +15,9 @@
 //! With Tencent credentials configured, the same alarm heals tasks stuck in `Started`: every
 //! `RECONCILE_AFTER_SECONDS` it asks TIW's `DescribeWhiteboardPush` about each streaming task
 //! that is due, and merges a reconciled stop when TIW says `STOPPED` (`reconcile`).
+//! The flows themselves (load and seed, merge and save, the KV write) are decided in
+//! `core::object`; this file implements its `RoomStore`, `ReadModelKv` and `Viewers` over the
+//! object's storage, KV and sockets, and prints the lines the flows log.
 //! Not here: merge rules (`room`), rendering (`status`), live-upgrade rules (`live`), when a
 //! task is due (`reconcile`), signing (`core::tencent`).
 
