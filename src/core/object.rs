@@ -141,6 +141,22 @@ pub async fn load(
     Ok((stored, true))
 }
 
+/// The room for a new live viewer: loaded, and saved when it was just seeded, so a viewer is
+/// never shown a state that is not stored.
+pub async fn open(
+    store: &impl RoomStore,
+    kv: &impl ReadModelKv,
+    sdk_app_id: u64,
+    room_id: u32,
+    log: &mut Vec<ObjectLine>,
+) -> Result<Stored, ApiError> {
+    let (stored, seeded) = load(store, kv, sdk_app_id, room_id, log).await?;
+    if seeded {
+        save(store, &stored, log).await?;
+    }
+    Ok(stored)
+}
+
 /// The record as it is now (`None`: never used); a failed read is logged
 /// (`storage_get_failed`) and is `storage_unavailable`.
 pub async fn existing(
@@ -409,6 +425,40 @@ mod tests {
         );
         assert_eq!(store.puts.get(), 0);
         assert_eq!(store.storage.borrow().clone(), None);
+    }
+
+    #[test]
+    fn a_live_viewer_of_a_room_whose_seed_cannot_be_saved_is_refused() {
+        let store = MemoryStore {
+            fail_put: Some("storage put failed"),
+            ..MemoryStore::default()
+        };
+        let mut log = Vec::new();
+        let result = block_on(open(&store, &MemoryKv::default(), APP, 1253, &mut log));
+
+        assert_eq!(result, Err(ApiError::StorageUnavailable));
+        assert_eq!(
+            log,
+            [
+                line("info", "seeded", json!({"key": KEY, "tasks": 0})),
+                line(
+                    "error",
+                    "storage_put_failed",
+                    json!({"key": KEY, "why": "storage put failed"})
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_live_viewer_of_a_stored_room_writes_nothing() {
+        let store = MemoryStore::holding(streaming_room());
+        let mut log = Vec::new();
+        let result = block_on(open(&store, &MemoryKv::default(), APP, 1253, &mut log));
+
+        assert_eq!(result, Ok(streaming_room()));
+        assert_eq!(store.puts.get(), 0);
+        assert!(log.is_empty());
     }
 
     #[test]

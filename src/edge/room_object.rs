@@ -195,13 +195,7 @@ impl RoomObject {
             return Err(ApiError::TooManyConnections);
         }
         let mut lines = Vec::new();
-        let loaded = match object::load(self, self, app, room_id, &mut lines).await {
-            Ok((stored, true)) => object::save(self, &stored, &mut lines)
-                .await
-                .map(|()| stored),
-            Ok((stored, false)) => Ok(stored),
-            Err(e) => Err(e),
-        };
+        let loaded = object::open(self, self, app, room_id, &mut lines).await;
         print(lines);
         let stored = loaded?;
         let pair = WebSocketPair::new().map_err(|_| ApiError::Internal)?;
