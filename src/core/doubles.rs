@@ -14,7 +14,7 @@ use crate::core::cache::{Cached, KvRooms, StatusCache};
 use crate::core::callback::PushEvent;
 use crate::core::delivery::{self, Delivery, DeliveryQueue, OriginHeaders};
 use crate::core::http::ApiError;
-use crate::core::log::{ObjectLine, RequestLog};
+use crate::core::log::{ObjectLine, ObjectLog, RequestLog};
 use crate::core::object::{self, Applied, ReadModelKv, RoomStore, Stored, Viewers};
 
 /// Runs a future whose awaits are all ready (a few polls: `join_all` of many may yield).
@@ -117,6 +117,13 @@ impl KvRooms for MemoryKv {
     }
 }
 
+/// A room object's log: every line, in order.
+impl ObjectLog for RefCell<Vec<ObjectLine>> {
+    fn write(&self, line: ObjectLine) {
+        self.borrow_mut().push(line);
+    }
+}
+
 /// The live sockets of a room: every message sent, and how many sends fail.
 #[derive(Default)]
 pub struct RecordingViewers {
@@ -199,18 +206,15 @@ pub struct ObjectRooms {
 
 impl RoomObjects for ObjectRooms {
     async fn apply(&self, sdk_app_id: u64, event: &PushEvent) -> Result<Applied, ApiError> {
-        let mut lines = Vec::new();
-        let applied = object::apply(
+        let (outcome, stored) = object::apply(
             &self.store,
             &self.kv,
             &self.viewers,
             sdk_app_id,
             event.clone(),
-            &mut lines,
+            &self.lines,
         )
-        .await;
-        self.lines.borrow_mut().extend(lines);
-        let (outcome, stored) = applied?;
+        .await?;
         Ok(Applied {
             outcome: outcome.as_str().into(),
             room: stored.room,

@@ -82,8 +82,13 @@ impl RequestLog {
     }
 }
 
-/// One line of a room object (`"component": "room-object"`), searchable by `event`. The
-/// object's flows (`core::object`) return them; the shell prints them.
+/// Where a room object's lines go: the shell prints each at once, tests keep them.
+pub trait ObjectLog {
+    fn write(&self, line: ObjectLine);
+}
+
+/// One line of a room object (`"component": "room-object"`), searchable by `event`, as the
+/// object's flows (`core::object`) write it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectLine {
     pub level: &'static str,

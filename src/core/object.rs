@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::core::callback::PushEvent;
 use crate::core::http::ApiError;
 use crate::core::live;
-use crate::core::log::ObjectLine;
+use crate::core::log::{ObjectLine, ObjectLog};
 use crate::core::readmodel::ReadModel;
 use crate::core::reconcile::LastChecked;
 use crate::core::room::{self, Outcome, Room};
@@ -94,14 +94,14 @@ pub async fn load(
     kv: &impl ReadModelKv,
     sdk_app_id: u64,
     room_id: u32,
-    log: &mut Vec<ObjectLine>,
+    log: &impl ObjectLog,
 ) -> Result<(Stored, bool), ApiError> {
     if let Some(stored) = existing(store, log).await? {
         return Ok((stored, false));
     }
     let key = room::key(sdk_app_id, room_id);
     let seed = kv.read(&key).await.map_err(|why| {
-        log.push(ObjectLine::new(
+        log.write(ObjectLine::new(
             "warn",
             "seed",
             json!({"key": key, "why": format!("kv get {key} failed: {why}")}),
@@ -115,7 +115,7 @@ pub async fn load(
     let room = match seed.as_deref().map(Room::decode) {
         Some(Ok(room)) => room,
         Some(Err(why)) => {
-            log.push(ObjectLine::new(
+            log.write(ObjectLine::new(
                 "warn",
                 "seed",
                 json!({"key": key, "why": format!("unreadable room state at {key}: {why}")}),
@@ -133,7 +133,7 @@ pub async fn load(
     };
     // Visible to events arriving meanwhile; the caller's save makes it durable.
     store.stage(&stored);
-    log.push(ObjectLine::new(
+    log.write(ObjectLine::new(
         "info",
         "seeded",
         json!({"key": key, "tasks": room.tasks().len()}),
@@ -148,7 +148,7 @@ pub async fn open(
     kv: &impl ReadModelKv,
     sdk_app_id: u64,
     room_id: u32,
-    log: &mut Vec<ObjectLine>,
+    log: &impl ObjectLog,
 ) -> Result<Stored, ApiError> {
     let (stored, seeded) = load(store, kv, sdk_app_id, room_id, log).await?;
     if seeded {
@@ -161,10 +161,10 @@ pub async fn open(
 /// (`storage_get_failed`) and is `storage_unavailable`.
 pub async fn existing(
     store: &impl RoomStore,
-    log: &mut Vec<ObjectLine>,
+    log: &impl ObjectLog,
 ) -> Result<Option<Stored>, ApiError> {
     store.existing().await.map_err(|why| {
-        log.push(ObjectLine::new(
+        log.write(ObjectLine::new(
             "error",
             "storage_get_failed",
             json!({ "why": why }),
@@ -178,10 +178,10 @@ pub async fn existing(
 pub async fn save(
     store: &impl RoomStore,
     stored: &Stored,
-    log: &mut Vec<ObjectLine>,
+    log: &impl ObjectLog,
 ) -> Result<(), ApiError> {
     store.save(stored).await.map_err(|why| {
-        log.push(ObjectLine::new(
+        log.write(ObjectLine::new(
             "error",
             "storage_put_failed",
             json!({"key": stored.key(), "why": why}),
@@ -199,7 +199,7 @@ pub async fn apply(
     viewers: &impl Viewers,
     sdk_app_id: u64,
     event: PushEvent,
-    log: &mut Vec<ObjectLine>,
+    log: &impl ObjectLog,
 ) -> Result<(Outcome, Stored), ApiError> {
     let (mut stored, seeded) = load(store, kv, sdk_app_id, event.room_id, log).await?;
     let mut room = stored.decode();
@@ -220,13 +220,13 @@ pub async fn apply(
 
 /// Sends the room's new status to every live viewer (logged as `broadcast` when there are
 /// any).
-pub fn broadcast(viewers: &impl Viewers, stored: &Stored, room: &Room, log: &mut Vec<ObjectLine>) {
+pub fn broadcast(viewers: &impl Viewers, stored: &Stored, room: &Room, log: &impl ObjectLog) {
     let (count, failed) = viewers.broadcast(|| {
         let rendered = status::render(stored.sdk_app_id, stored.room_id, Some(room));
         live::status_message(&rendered.body, &rendered.etag)
     });
     if count > 0 {
-        log.push(ObjectLine::new(
+        log.write(ObjectLine::new(
             "info",
             "broadcast",
             json!({"key": stored.key(), "viewers": count, "failed": failed}),
@@ -242,7 +242,7 @@ pub async fn write_read_model(
     store: &impl RoomStore,
     kv: &impl ReadModelKv,
     now_ms: u64,
-    log: &mut Vec<ObjectLine>,
+    log: &impl ObjectLog,
 ) -> Result<(), ApiError> {
     let Some(mut stored) = existing(store, log).await? else {
         return Ok(());
@@ -270,7 +270,7 @@ pub async fn write_read_model(
     match result {
         Ok(()) => {
             stored.read_model.written(rev);
-            log.push(ObjectLine::new(
+            log.write(ObjectLine::new(
                 "info",
                 "kv_write",
                 json!({"key": stored.key(), "rev": rev, "atMs": now_ms}),
@@ -278,7 +278,7 @@ pub async fn write_read_model(
         }
         Err(why) => {
             stored.read_model.failed();
-            log.push(ObjectLine::new(
+            log.write(ObjectLine::new(
                 "warn",
                 "kv_write_failed",
                 json!({"key": stored.key(), "rev": rev, "atMs": now_ms,
@@ -291,6 +291,8 @@ pub async fn write_read_model(
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
     use serde_json::{json, Value};
 
     use super::*;
@@ -334,14 +336,14 @@ mod tests {
             viewers: 3,
             ..RecordingViewers::default()
         };
-        let mut log = Vec::new();
+        let log = RefCell::new(Vec::new());
         let result = block_on(apply(
             &store,
             &MemoryKv::default(),
             &viewers,
             APP,
             stopped("task-1", 100, 200, 200),
-            &mut log,
+            &log,
         ));
 
         assert_eq!(result, Err(ApiError::StorageUnavailable));
@@ -349,7 +351,7 @@ mod tests {
         assert_eq!(reply.status, 503);
         assert!(reply.headers.contains(&("retry-after".into(), "5".into())));
         assert_eq!(
-            log,
+            log.into_inner(),
             [line(
                 "error",
                 "storage_put_failed",
@@ -373,19 +375,19 @@ mod tests {
             viewers: 1,
             ..RecordingViewers::default()
         };
-        let mut log = Vec::new();
+        let log = RefCell::new(Vec::new());
         let result = block_on(apply(
             &store,
             &kv,
             &viewers,
             APP,
             started("task-1", 100, 100),
-            &mut log,
+            &log,
         ));
 
         assert_eq!(result, Err(ApiError::StorageUnavailable));
         assert_eq!(
-            log,
+            log.into_inner(),
             [line(
                 "error",
                 "storage_get_failed",
@@ -404,19 +406,19 @@ mod tests {
             fail_read: Some("KV GET failed: 500"),
             ..MemoryKv::default()
         };
-        let mut log = Vec::new();
+        let log = RefCell::new(Vec::new());
         let result = block_on(apply(
             &store,
             &kv,
             &RecordingViewers::default(),
             APP,
             started("task-1", 100, 100),
-            &mut log,
+            &log,
         ));
 
         assert_eq!(result, Err(ApiError::StorageUnavailable));
         assert_eq!(
-            log,
+            log.into_inner(),
             [line(
                 "warn",
                 "seed",
@@ -433,12 +435,12 @@ mod tests {
             fail_put: Some("storage put failed"),
             ..MemoryStore::default()
         };
-        let mut log = Vec::new();
-        let result = block_on(open(&store, &MemoryKv::default(), APP, 1253, &mut log));
+        let log = RefCell::new(Vec::new());
+        let result = block_on(open(&store, &MemoryKv::default(), APP, 1253, &log));
 
         assert_eq!(result, Err(ApiError::StorageUnavailable));
         assert_eq!(
-            log,
+            log.into_inner(),
             [
                 line("info", "seeded", json!({"key": KEY, "tasks": 0})),
                 line(
@@ -453,12 +455,12 @@ mod tests {
     #[test]
     fn a_live_viewer_of_a_stored_room_writes_nothing() {
         let store = MemoryStore::holding(streaming_room());
-        let mut log = Vec::new();
-        let result = block_on(open(&store, &MemoryKv::default(), APP, 1253, &mut log));
+        let log = RefCell::new(Vec::new());
+        let result = block_on(open(&store, &MemoryKv::default(), APP, 1253, &log));
 
         assert_eq!(result, Ok(streaming_room()));
         assert_eq!(store.puts.get(), 0);
-        assert!(log.is_empty());
+        assert!(log.borrow().is_empty());
     }
 
     #[test]
@@ -469,14 +471,14 @@ mod tests {
             failing: 1,
             ..RecordingViewers::default()
         };
-        let mut log = Vec::new();
+        let log = RefCell::new(Vec::new());
         let (outcome, stored) = block_on(apply(
             &store,
             &MemoryKv::default(),
             &viewers,
             APP,
             started("task-1", 100, 100),
-            &mut log,
+            &log,
         ))
         .expect("applied");
 
@@ -484,7 +486,7 @@ mod tests {
         assert_eq!(store.storage.borrow().clone(), Some(stored.clone()));
         assert_eq!(stored.read_model.rev, 1);
         assert_eq!(
-            log,
+            log.into_inner(),
             [
                 line("info", "seeded", json!({"key": KEY, "tasks": 0})),
                 line(
@@ -506,21 +508,21 @@ mod tests {
             viewers: 2,
             ..RecordingViewers::default()
         };
-        let mut log = Vec::new();
+        let log = RefCell::new(Vec::new());
         let (outcome, _) = block_on(apply(
             &store,
             &MemoryKv::default(),
             &viewers,
             APP,
             started("task-1", 100, 100),
-            &mut log,
+            &log,
         ))
         .expect("answered");
 
         assert_eq!(outcome, Outcome::Duplicate);
         assert_eq!(store.puts.get(), 0);
         assert!(viewers.sent.borrow().is_empty());
-        assert!(log.is_empty(), "{log:?}");
+        assert!(log.borrow().is_empty(), "{log:?}");
     }
 
     #[test]
@@ -530,14 +532,14 @@ mod tests {
             ..MemoryKv::default()
         };
         let store = MemoryStore::holding(streaming_room());
-        let mut log = Vec::new();
+        let log = RefCell::new(Vec::new());
         let result = block_on(apply(
             &store,
             &kv,
             &RecordingViewers::default(),
             APP,
             stopped("task-1", 100, 200, 200),
-            &mut log,
+            &log,
         ));
         assert_eq!(result.map(|(outcome, _)| outcome), Ok(Outcome::Applied));
         assert!(kv.writes.borrow().is_empty(), "KV is the alarm's to write");
@@ -550,12 +552,12 @@ mod tests {
             fail_write: Some("KV PUT failed: 429 Too Many Requests"),
             ..MemoryKv::default()
         };
-        let mut log = Vec::new();
-        let result = block_on(write_read_model(&store, &kv, 10_000, &mut log));
+        let log = RefCell::new(Vec::new());
+        let result = block_on(write_read_model(&store, &kv, 10_000, &log));
 
         assert_eq!(result, Ok(()), "the alarm itself succeeds");
         assert_eq!(
-            log,
+            log.into_inner(),
             [line(
                 "warn",
                 "kv_write_failed",
@@ -575,12 +577,12 @@ mod tests {
     fn a_kv_write_that_lands_brings_the_room_in_sync() {
         let store = MemoryStore::holding(dirty_room());
         let kv = MemoryKv::default();
-        let mut log = Vec::new();
-        let result = block_on(write_read_model(&store, &kv, 10_000, &mut log));
+        let log = RefCell::new(Vec::new());
+        let result = block_on(write_read_model(&store, &kv, 10_000, &log));
 
         assert_eq!(result, Ok(()));
         assert_eq!(
-            log,
+            log.into_inner(),
             [line(
                 "info",
                 "kv_write",
@@ -600,14 +602,14 @@ mod tests {
     fn a_room_in_sync_is_not_written_to_kv() {
         let store = MemoryStore::holding(streaming_room());
         let kv = MemoryKv::default();
-        let mut log = Vec::new();
+        let log = RefCell::new(Vec::new());
         assert_eq!(
-            block_on(write_read_model(&store, &kv, 10_000, &mut log)),
+            block_on(write_read_model(&store, &kv, 10_000, &log)),
             Ok(())
         );
         assert!(kv.writes.borrow().is_empty());
         assert_eq!(store.puts.get(), 0);
-        assert!(log.is_empty());
+        assert!(log.borrow().is_empty());
     }
 
     #[test]
@@ -616,17 +618,12 @@ mod tests {
             fail_put: Some("storage put failed"),
             ..MemoryStore::holding(dirty_room())
         };
-        let mut log = Vec::new();
-        let result = block_on(write_read_model(
-            &store,
-            &MemoryKv::default(),
-            10_000,
-            &mut log,
-        ));
+        let log = RefCell::new(Vec::new());
+        let result = block_on(write_read_model(&store, &MemoryKv::default(), 10_000, &log));
 
         assert_eq!(result, Err(ApiError::StorageUnavailable));
         assert_eq!(
-            log,
+            log.into_inner(),
             [
                 line(
                     "info",

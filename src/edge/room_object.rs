@@ -38,7 +38,7 @@ use crate::core::callback::PushEvent;
 use crate::core::config::Config;
 use crate::core::http::ApiError;
 use crate::core::live;
-use crate::core::log::{ObjectLine, RequestLog};
+use crate::core::log::{ObjectLine, ObjectLog, RequestLog};
 use crate::core::object::{self, Applied, ReadModelKv, RoomStore, Stored, Viewers};
 use crate::core::reconcile;
 use crate::core::room::{self, Outcome};
@@ -103,10 +103,9 @@ impl DurableObject for RoomObject {
     async fn alarm(&self) -> worker::Result<Response> {
         self.alarm_at.set(None);
         self.reconcile_due().await?;
-        let mut lines = Vec::new();
-        let written = object::write_read_model(self, self, now_ms(), &mut lines).await;
-        print(lines);
-        written.map_err(alarm_error)?;
+        object::write_read_model(self, self, now_ms(), self)
+            .await
+            .map_err(alarm_error)?;
         if let Some(stored) = self.existing_or_retry().await? {
             if let Some(at) = self.next_alarm_at(&stored, now_ms()) {
                 self.set_alarm(at).await?;
@@ -156,11 +155,8 @@ impl RoomObject {
     /// Merges one event (`object::apply`), then sets the alarm for its KV write.
     async fn apply(&self, req: &mut Request) -> Result<Response, ApiError> {
         let call: ApplyCall = req.json().await.map_err(|_| ApiError::Internal)?;
-        let mut lines = Vec::new();
-        let applied =
-            object::apply(self, self, self, call.sdk_app_id, call.event, &mut lines).await;
-        print(lines);
-        let (outcome, stored) = applied?;
+        let (outcome, stored) =
+            object::apply(self, self, self, call.sdk_app_id, call.event, self).await?;
         // Also after a duplicate: a retried event whose first answer was lost still gets its
         // KV write scheduled.
         if let Err(e) = self.schedule(&stored).await {
@@ -194,10 +190,7 @@ impl RoomObject {
         if self.state.get_websockets().len() as u64 >= max {
             return Err(ApiError::TooManyConnections);
         }
-        let mut lines = Vec::new();
-        let loaded = object::open(self, self, app, room_id, &mut lines).await;
-        print(lines);
-        let stored = loaded?;
+        let stored = object::open(self, self, app, room_id, self).await?;
         let pair = WebSocketPair::new().map_err(|_| ApiError::Internal)?;
         self.state.accept_web_socket(&pair.server);
         let rendered = status::render(app, room_id, Some(&stored.decode()));
@@ -273,14 +266,11 @@ impl RoomObject {
                        "requestId": request_id, "why": why,
                        "outcome": outcome.map(Outcome::as_str)}),
             );
-            let mut lines = Vec::new();
-            let saved = object::save(self, &stored, &mut lines).await;
-            if saved.is_ok() && applied {
-                object::broadcast(self, &stored, &room, &mut lines);
-            }
-            print(lines);
-            saved.map_err(alarm_error)?;
+            object::save(self, &stored, self)
+                .await
+                .map_err(alarm_error)?;
             if applied {
+                object::broadcast(self, &stored, &room, self);
                 if let Ok(Answer::Task(task)) = &answer {
                     let body = reconcile::origin_body(
                         stored.sdk_app_id,
@@ -379,10 +369,7 @@ impl RoomObject {
     /// `object::existing` for the alarm: a failure is logged, and the runtime retries the
     /// alarm.
     async fn existing_or_retry(&self) -> worker::Result<Option<Stored>> {
-        let mut lines = Vec::new();
-        let existing = object::existing(self, &mut lines).await;
-        print(lines);
-        existing.map_err(alarm_error)
+        object::existing(self, self).await.map_err(alarm_error)
     }
 }
 
@@ -467,8 +454,9 @@ impl Viewers for RoomObject {
     }
 }
 
-fn alarm_error(e: ApiError) -> worker::Error {
-    worker::Error::RustError(format!("room state storage failed: {}", e.code()))
+/// The object's storage failed in the alarm (the flow logged why): the runtime retries it.
+fn alarm_error(_: ApiError) -> worker::Error {
+    worker::Error::RustError("room state storage failed".into())
 }
 
 fn now_ms() -> u64 {
@@ -479,9 +467,9 @@ fn now_seconds() -> i64 {
     i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX)
 }
 
-/// Prints the lines a `core::object` flow logged.
-fn print(lines: Vec<ObjectLine>) {
-    for line in &lines {
+/// The object's log, for `core::object`: each line printed at once.
+impl ObjectLog for RoomObject {
+    fn write(&self, line: ObjectLine) {
         worker::console_log!("{}", line.line());
     }
 }
