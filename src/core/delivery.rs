@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core::http::{header_safe, ApiError};
+use crate::core::log::RequestLog;
 
 /// The producer binding of the delivery queue (`[[queues.producers]]` in wrangler.toml).
 pub const QUEUE_BINDING: &str = "ORIGIN_QUEUE";
@@ -185,6 +186,34 @@ impl Delivery {
             queued: Some((&self.id, self.attempt)),
         }
     }
+}
+
+/// The delivery queue (`ORIGIN_QUEUE`), as the callback sees it; the shell implements it
+/// over `worker::Queue`, tests with a double that refuses on demand. Its future needs no
+/// `Send`: a Worker isolate runs one thread.
+#[allow(async_fn_in_trait)]
+pub trait DeliveryQueue {
+    async fn send(&self, delivery: &Delivery) -> Result<(), String>;
+}
+
+/// Queues the first attempt of delivering `body`. A queue that refuses it is the worker's
+/// own failure: `Err(QueueUnavailable)` (503 `storage_unavailable`, so the sender retries),
+/// with the queue's reason as a warning of the request's line (`enqueued: false`).
+pub async fn enqueue(
+    queue: &impl DeliveryQueue,
+    body: &[u8],
+    headers: &OriginHeaders<'_>,
+    now_ms: u64,
+    log: &mut RequestLog,
+) -> Result<(), ApiError> {
+    let delivery = Delivery::first(body, headers, now_ms).map_err(|_| ApiError::Internal)?;
+    log.delivery_id = Some(delivery.id.clone());
+    let sent = queue.send(&delivery).await.map_err(|why| {
+        log.warn(format!("the delivery queue refused the message: {why}"));
+        ApiError::QueueUnavailable
+    });
+    log.enqueued = Some(sent.is_ok());
+    sent
 }
 
 /// How one attempt ended.
@@ -548,6 +577,42 @@ mod tests {
         let mut spaced = BODY.to_vec();
         spaced.push(b'\n');
         assert_ne!(id, delivery_id(&spaced));
+    }
+
+    #[test]
+    fn a_refused_queue_send_is_storage_unavailable_with_the_reason_as_a_warning() {
+        use crate::core::doubles::{block_on, RecordingQueue};
+        let queue = RecordingQueue {
+            fail: Some("Queue send failed: 500"),
+            ..RecordingQueue::default()
+        };
+        let mut log = RequestLog::new("req-1".into(), "POST");
+        let result = block_on(enqueue(&queue, BODY, &headers(), 5, &mut log));
+
+        assert_eq!(result, Err(ApiError::QueueUnavailable));
+        assert_eq!(ApiError::QueueUnavailable.status(), 503);
+        assert_eq!(ApiError::QueueUnavailable.code(), "storage_unavailable");
+        assert_eq!(log.enqueued, Some(false));
+        assert_eq!(log.delivery_id, Some(delivery_id(BODY)));
+        assert_eq!(
+            log.warnings,
+            ["the delivery queue refused the message: Queue send failed: 500"]
+        );
+    }
+
+    #[test]
+    fn an_accepted_queue_send_is_the_first_attempt_of_the_exact_bytes() {
+        use crate::core::doubles::{block_on, RecordingQueue};
+        let queue = RecordingQueue::default();
+        let mut log = RequestLog::new("req-1".into(), "POST");
+        let result = block_on(enqueue(&queue, BODY, &headers(), 5, &mut log));
+
+        assert_eq!(result, Ok(()));
+        assert_eq!(log.enqueued, Some(true));
+        assert!(log.warnings.is_empty());
+        let sent = queue.sent.borrow();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0], Delivery::first(BODY, &headers(), 5).unwrap());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! and never a key, token, signature or body.
 
 use serde::Serialize;
+use serde_json::{json, Value};
 
 #[derive(Debug, Default, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,6 +79,41 @@ impl RequestLog {
             _ => "info",
         };
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Where a room object's lines go: the shell prints each at once, tests keep them.
+pub trait ObjectLog {
+    fn write(&self, line: ObjectLine);
+}
+
+/// One line of a room object (`"component": "room-object"`), searchable by `event`, as the
+/// object's flows (`core::object`) write it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectLine {
+    pub level: &'static str,
+    pub event: &'static str,
+    /// A JSON object whose members follow `level`, `component` and `event`.
+    pub fields: Value,
+}
+
+impl ObjectLine {
+    pub fn new(level: &'static str, event: &'static str, fields: Value) -> ObjectLine {
+        ObjectLine {
+            level,
+            event,
+            fields,
+        }
+    }
+
+    /// The line as printed: one JSON object.
+    pub fn line(&self) -> String {
+        let mut line =
+            json!({"level": self.level, "component": "room-object", "event": self.event});
+        if let (Some(line), Some(fields)) = (line.as_object_mut(), self.fields.as_object()) {
+            line.extend(fields.clone());
+        }
+        line.to_string()
     }
 }
 

@@ -9,11 +9,11 @@ use futures_util::StreamExt;
 use serde_json::json;
 use worker::{js_sys, wasm_bindgen::JsValue, Date, Env, Request, Response};
 
-use super::origin::Forward;
 use super::room_object;
 use super::store::{Store, KV_BINDING};
 use super::{admin, queue};
 use super::{env_string, into_response};
+use crate::core::accept;
 use crate::core::callback::{self, Event, Verified};
 use crate::core::config::{Config, ConfigError, OriginDelivery};
 use crate::core::delivery::{self, QUEUE_BINDING};
@@ -21,7 +21,6 @@ use crate::core::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
 use crate::core::live;
 use crate::core::log::RequestLog;
 use crate::core::page;
-use crate::core::room;
 use crate::core::status;
 use crate::{route, Route};
 
@@ -105,7 +104,7 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
     Answer::Reply(reply)
 }
 
-/// `POST /callback`: checks 1–10, then state, then the origin.
+/// `POST /callback`: checks 1–10, then state, cache and origin (`core::accept`).
 async fn receive_callback(
     req: &mut Request,
     env: &Env,
@@ -121,46 +120,26 @@ async fn receive_callback(
     let verified = callback::verify_envelope(envelope, config, now)?;
     note_event(log, &verified);
 
-    let outcome = match &verified.event {
-        Event::Ignored => "ignored",
-        Event::Push(event) => {
-            log.object_calls += 1;
-            let applied = room_object::apply(env, verified.sdk_app_id, event).await?;
-            let outcome = outcome_name(&applied.outcome)?;
-            if outcome == "applied" {
-                // This location serves the new state from now on, whatever KV says yet.
-                let key = room::key(verified.sdk_app_id, event.room_id);
-                store(env, config)?
-                    .remember(&key, Some(&applied.room), log)
-                    .await;
-            }
-            outcome
-        }
-    };
-    log.outcome = Some(outcome);
-
     let request_id = log.request_id.clone();
-    let call = Forward {
+    let origin = queue::Deliverer {
+        env,
+        config,
         body: &body,
         event_type: &verified.event_type,
-        outcome,
         signed: verified.signed,
         request_id: &request_id,
-        source: None,
     };
-    queue::deliver(env, config, &call, log).await?;
-    Ok(Reply::json(
-        200,
-        &json!({"error_code": 0, "outcome": outcome}),
-    ))
-}
-
-/// The object's outcome as one of API.md's names.
-fn outcome_name(outcome: &str) -> Result<&'static str, ApiError> {
-    ["applied", "duplicate", "stale"]
-        .into_iter()
-        .find(|known| *known == outcome)
-        .ok_or(ApiError::Internal)
+    let rooms = room_object::Rooms(env);
+    let cache = store(env, config)?;
+    accept::accept(
+        &verified,
+        &rooms,
+        &cache,
+        &origin,
+        Date::now().as_millis(),
+        log,
+    )
+    .await
 }
 
 /// `GET /rooms/{roomId}/live`: the status read's token, room and app rules, the origin

@@ -19,9 +19,10 @@ use worker::{
 
 use super::dead_letters::DeadLetters;
 use super::origin::{self, Forward};
+use crate::core::accept::Origin;
 use crate::core::config::{Config, OriginDelivery};
 use crate::core::delivery::{
-    self, Attempt, DeadLetter, Delivery, DeliveryLog, Next, QUEUE_BINDING,
+    self, Attempt, DeadLetter, Delivery, DeliveryLog, DeliveryQueue, Next, QUEUE_BINDING,
 };
 use crate::core::http::ApiError;
 use crate::core::log::RequestLog;
@@ -52,25 +53,48 @@ pub async fn deliver(
             log.forwarded = Some(forwarded.is_ok());
             forwarded.map(|_| ())
         }
-        OriginDelivery::Queue => {
-            let enqueued = enqueue(env, call, log).await;
-            log.enqueued = Some(enqueued.is_ok());
-            enqueued
-        }
+        OriginDelivery::Queue => enqueue(env, call, log).await,
     }
 }
 
 async fn enqueue(env: &Env, call: &Forward<'_>, log: &mut RequestLog) -> Result<(), ApiError> {
-    let delivery =
-        Delivery::first(call.body, &call.headers(), now_ms()).map_err(|_| ApiError::Internal)?;
-    log.delivery_id = Some(delivery.id.clone());
-    let queue = env
-        .queue(QUEUE_BINDING)
-        .map_err(|_| ApiError::NotConfigured(QUEUE_BINDING))?;
-    queue.send(&delivery).await.map_err(|e| {
-        log.warn(format!("the delivery queue refused the message: {e}"));
-        ApiError::QueueUnavailable
-    })
+    let Ok(queue) = env.queue(QUEUE_BINDING) else {
+        log.enqueued = Some(false);
+        return Err(ApiError::NotConfigured(QUEUE_BINDING));
+    };
+    delivery::enqueue(&queue, call.body, &call.headers(), now_ms(), log).await
+}
+
+/// The delivery queue, for `core::delivery::enqueue`.
+impl DeliveryQueue for Queue {
+    async fn send(&self, delivery: &Delivery) -> Result<(), String> {
+        // `Queue`'s own `send` (inherent methods come first).
+        Queue::send(self, delivery).await.map_err(|e| e.to_string())
+    }
+}
+
+/// One verified callback on its way to the origin, for `core::accept`.
+pub struct Deliverer<'a> {
+    pub env: &'a Env,
+    pub config: &'a Config,
+    pub body: &'a [u8],
+    pub event_type: &'a str,
+    pub signed: bool,
+    pub request_id: &'a str,
+}
+
+impl Origin for Deliverer<'_> {
+    async fn deliver(&self, outcome: &'static str, log: &mut RequestLog) -> Result<(), ApiError> {
+        let call = Forward {
+            body: self.body,
+            event_type: self.event_type,
+            outcome,
+            signed: self.signed,
+            request_id: self.request_id,
+            source: None,
+        };
+        deliver(self.env, self.config, &call, log).await
+    }
 }
 
 /// `ORIGIN_DELIVERY=queue` needs the producer binding (checked with the rest of the

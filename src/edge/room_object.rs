@@ -15,6 +15,9 @@
 //! With Tencent credentials configured, the same alarm heals tasks stuck in `Started`: every
 //! `RECONCILE_AFTER_SECONDS` it asks TIW's `DescribeWhiteboardPush` about each streaming task
 //! that is due, and merges a reconciled stop when TIW says `STOPPED` (`reconcile`).
+//! The flows themselves (load and seed, merge and save, the KV write) are decided in
+//! `core::object`; this file implements its `RoomStore`, `ReadModelKv` and `Viewers` over the
+//! object's storage, KV and sockets, and prints the lines the flows log.
 //! Not here: merge rules (`room`), rendering (`status`), live-upgrade rules (`live`), when a
 //! task is due (`reconcile`), signing (`core::tencent`).
 
@@ -30,14 +33,15 @@ use worker::{
 
 use super::origin::Forward;
 use super::{env_string, into_response, queue, store, tencent};
+use crate::core::accept::RoomObjects;
 use crate::core::callback::PushEvent;
 use crate::core::config::Config;
 use crate::core::http::ApiError;
 use crate::core::live;
-use crate::core::log::RequestLog;
-use crate::core::readmodel::ReadModel;
-use crate::core::reconcile::{self, LastChecked};
-use crate::core::room::{self, Outcome, Room};
+use crate::core::log::{ObjectLine, ObjectLog, RequestLog};
+use crate::core::object::{self, Applied, ReadModelKv, RoomStore, Stored, Viewers};
+use crate::core::reconcile;
+use crate::core::room::{self, Outcome};
 use crate::core::status;
 use crate::core::tencent::Answer;
 
@@ -51,34 +55,12 @@ const INTERNAL: &str = "https://room-object.internal";
 /// next interval).
 const TENCENT_TIMEOUT_MS: u64 = 5_000;
 
-/// What the object stores.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Stored {
-    sdk_app_id: u64,
-    room_id: u32,
-    /// `Room::encode()`: the same format as the KV value.
-    room: String,
-    read_model: ReadModel,
-    /// When each streaming task was last checked with Tencent (Unix seconds).
-    #[serde(default)]
-    last_checked: LastChecked,
-}
-
 /// Edge → object: one verified push event.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ApplyCall {
     sdk_app_id: u64,
     event: PushEvent,
-}
-
-/// Object → edge: the outcome, and the room's stored value after it.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Applied {
-    pub outcome: String,
-    pub room: String,
 }
 
 #[durable_object]
@@ -121,8 +103,10 @@ impl DurableObject for RoomObject {
     async fn alarm(&self) -> worker::Result<Response> {
         self.alarm_at.set(None);
         self.reconcile_due().await?;
-        self.write_read_model().await?;
-        if let Some(stored) = self.load_existing().await? {
+        object::write_read_model(self, self, now_ms(), self)
+            .await
+            .map_err(alarm_error)?;
+        if let Some(stored) = self.existing_or_retry().await? {
             if let Some(at) = self.next_alarm_at(&stored, now_ms()) {
                 self.set_alarm(at).await?;
             }
@@ -168,30 +152,18 @@ impl DurableObject for RoomObject {
 }
 
 impl RoomObject {
-    /// Merges one event: read, merge, write, with only storage awaits in between.
+    /// Merges one event (`object::apply`), then sets the alarm for its KV write.
     async fn apply(&self, req: &mut Request) -> Result<Response, ApiError> {
         let call: ApplyCall = req.json().await.map_err(|_| ApiError::Internal)?;
-        let event = call.event;
-        let (mut stored, seeded) = self.load(call.sdk_app_id, event.room_id).await?;
-        let mut room = decode(&stored);
-        let outcome = room.apply(event);
-        if outcome == Outcome::Applied {
-            stored.room = room.encode();
-            stored.read_model.changed();
-        }
-        if outcome == Outcome::Applied || seeded {
-            self.save(&stored).await?;
-        }
-        if outcome == Outcome::Applied {
-            self.broadcast(&stored, &room);
-        }
+        let (outcome, stored) =
+            object::apply(self, self, self, call.sdk_app_id, call.event, self).await?;
         // Also after a duplicate: a retried event whose first answer was lost still gets its
         // KV write scheduled.
         if let Err(e) = self.schedule(&stored).await {
             log_line(
                 "warn",
                 "alarm_not_set",
-                json!({"key": key(&stored), "why": e}),
+                json!({"key": stored.key(), "why": e}),
             );
         }
         Response::from_json(&Applied {
@@ -218,87 +190,14 @@ impl RoomObject {
         if self.state.get_websockets().len() as u64 >= max {
             return Err(ApiError::TooManyConnections);
         }
-        let (stored, seeded) = self.load(app, room_id).await?;
-        if seeded {
-            self.save(&stored).await?;
-        }
+        let stored = object::open(self, self, app, room_id, self).await?;
         let pair = WebSocketPair::new().map_err(|_| ApiError::Internal)?;
         self.state.accept_web_socket(&pair.server);
-        let rendered = status::render(app, room_id, Some(&decode(&stored)));
+        let rendered = status::render(app, room_id, Some(&stored.decode()));
         pair.server
             .send_with_str(live::status_message(&rendered.body, &rendered.etag))
             .map_err(|_| ApiError::Internal)?;
         Response::from_websocket(pair.client).map_err(|_| ApiError::Internal)
-    }
-
-    /// Sends the room's new status to every live viewer.
-    fn broadcast(&self, stored: &Stored, room: &Room) {
-        let sockets = self.state.get_websockets();
-        if sockets.is_empty() {
-            return;
-        }
-        let rendered = status::render(stored.sdk_app_id, stored.room_id, Some(room));
-        let message = live::status_message(&rendered.body, &rendered.etag);
-        let failed = sockets
-            .iter()
-            .filter(|ws| ws.send_with_str(&message).is_err())
-            .count();
-        log_line(
-            "info",
-            "broadcast",
-            json!({"key": key(stored), "viewers": sockets.len(), "failed": failed}),
-        );
-    }
-
-    /// The alarm: copies the state to KV when it is behind and a write is due, then sets the
-    /// next alarm. A failed write is logged and retried later; it never reaches a sender.
-    async fn write_read_model(&self) -> worker::Result<()> {
-        let Some(mut stored) = self.load_existing().await? else {
-            return Ok(());
-        };
-        let now = now_ms();
-        if stored
-            .read_model
-            .next_write_at(now)
-            .is_none_or(|at| at > now)
-        {
-            return Ok(());
-        }
-        let rev = stored.read_model.rev;
-        let value = stored.room.clone();
-        // Kept in memory only until the write's result is saved: an alarm that fires during
-        // the write sees it and waits; after an eviction more than the gap has passed anyway.
-        stored.read_model.attempt(now);
-        self.memory.replace(Some(stored.clone()));
-
-        let result = self.put_kv(&key(&stored), &value).await;
-
-        // Events merged while KV was written are in memory and storage: start from them.
-        let Some(mut stored) = self.load_existing().await? else {
-            return Ok(());
-        };
-        match result {
-            Ok(()) => {
-                stored.read_model.written(rev);
-                log_line(
-                    "info",
-                    "kv_write",
-                    json!({"key": key(&stored), "rev": rev, "atMs": now}),
-                );
-            }
-            Err(why) => {
-                stored.read_model.failed();
-                log_line(
-                    "warn",
-                    "kv_write_failed",
-                    json!({"key": key(&stored), "rev": rev, "atMs": now,
-                           "failures": stored.read_model.failures, "why": why}),
-                );
-            }
-        }
-        self.save(&stored)
-            .await
-            .map_err(|_| worker::Error::RustError("room state could not be saved".into()))
     }
 
     /// Asks Tencent about every streaming task that is due, one after another, and merges a
@@ -311,11 +210,11 @@ impl RoomObject {
         let Some(api) = config.tencent_api() else {
             return Ok(());
         };
-        let Some(stored) = self.load_existing().await? else {
+        let Some(stored) = self.existing_or_retry().await? else {
             return Ok(());
         };
         let now = now_seconds();
-        let room = decode(&stored);
+        let room = stored.decode();
         let due: Vec<String> = reconcile::due_tasks(
             &room,
             &stored.last_checked,
@@ -330,10 +229,10 @@ impl RoomObject {
             let answer = tencent::send(&request, TENCENT_TIMEOUT_MS).await;
 
             // Events merged during the call are in memory: read, merge, write from here.
-            let Some(mut stored) = self.load_existing().await? else {
+            let Some(mut stored) = self.existing_or_retry().await? else {
                 return Ok(());
             };
-            let mut room = decode(&stored);
+            let mut room = stored.decode();
             let outcome = match &answer {
                 Ok(tencent_answer) => match tencent_answer {
                     Answer::Task(task) => reconcile::apply_answer(&mut room, &task_id, task, now),
@@ -363,15 +262,15 @@ impl RoomObject {
                     "warn"
                 },
                 "reconcile",
-                json!({"key": key(&stored), "taskId": task_id, "answer": code,
+                json!({"key": stored.key(), "taskId": task_id, "answer": code,
                        "requestId": request_id, "why": why,
                        "outcome": outcome.map(Outcome::as_str)}),
             );
-            self.save(&stored)
+            object::save(self, &stored, self)
                 .await
-                .map_err(|_| worker::Error::RustError("room state could not be saved".into()))?;
+                .map_err(alarm_error)?;
             if applied {
-                self.broadcast(&stored, &room);
+                object::broadcast(self, &stored, &room, self);
                 if let Ok(Answer::Task(task)) = &answer {
                     let body = reconcile::origin_body(
                         stored.sdk_app_id,
@@ -414,7 +313,7 @@ impl RoomObject {
         log_line(
             if delivered.is_ok() { "info" } else { "error" },
             "reconcile_delivery",
-            json!({"key": key(stored), "taskId": task_id, "requestId": request_id,
+            json!({"key": stored.key(), "taskId": task_id, "requestId": request_id,
                    "mode": config.origin_delivery.as_str(), "deliveryId": log.delivery_id,
                    "error": delivered.err().map(|e| e.message()), "warnings": log.warnings}),
         );
@@ -434,7 +333,7 @@ impl RoomObject {
             .filter(|c| c.reconcile())
             .and_then(|c| {
                 reconcile::next_check_at(
-                    &decode(stored),
+                    &stored.decode(),
                     &stored.last_checked,
                     c.reconcile_after_seconds,
                 )
@@ -444,14 +343,6 @@ impl RoomObject {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    async fn put_kv(&self, key: &str, value: &str) -> Result<(), String> {
-        let kv = self
-            .env
-            .kv(store::KV_BINDING)
-            .map_err(|e| format!("no KV binding: {e}"))?;
-        store::write(&kv, key, value).await
     }
 
     /// Sets the alarm for the next KV write or check unless one is set at or before it.
@@ -475,66 +366,25 @@ impl RoomObject {
         Ok(())
     }
 
-    /// The stored state, seeded from the room's KV value on first use (then `true`: the
-    /// caller saves it, with its change when there is one).
-    async fn load(&self, sdk_app_id: u64, room_id: u32) -> Result<(Stored, bool), ApiError> {
-        if let Some(stored) = self.load_existing().await.map_err(storage_error)? {
-            return Ok((stored, false));
-        }
-        let key = room::key(sdk_app_id, room_id);
-        let seed = self.read_kv(&key).await?;
-        // The KV read let other events in: one of them may have seeded the room already.
-        if let Some(stored) = self.load_existing().await.map_err(storage_error)? {
-            return Ok((stored, false));
-        }
-        let room = match seed.as_deref().map(Room::decode) {
-            Some(Ok(room)) => room,
-            Some(Err(why)) => {
-                log_line(
-                    "warn",
-                    "seed",
-                    json!({"key": key, "why": format!("unreadable room state at {key}: {why}")}),
-                );
-                Room::new()
-            }
-            None => Room::new(),
-        };
-        let stored = Stored {
-            sdk_app_id,
-            room_id,
-            room: room.encode(),
-            read_model: ReadModel::in_sync(),
-            last_checked: LastChecked::new(),
-        };
-        // Visible to events arriving meanwhile; the caller's save makes it durable.
-        self.memory.replace(Some(stored.clone()));
-        log_line(
-            "info",
-            "seeded",
-            json!({"key": key, "tasks": room.tasks().len()}),
-        );
-        Ok((stored, true))
+    /// `object::existing` for the alarm: a failure is logged, and the runtime retries the
+    /// alarm.
+    async fn existing_or_retry(&self) -> worker::Result<Option<Stored>> {
+        object::existing(self, self).await.map_err(alarm_error)
     }
+}
 
-    async fn read_kv(&self, key: &str) -> Result<Option<String>, ApiError> {
-        let kv = self
-            .env
-            .kv(store::KV_BINDING)
-            .map_err(|_| ApiError::NotConfigured(store::KV_BINDING))?;
-        let mut log = RequestLog::default();
-        let value = store::read(&kv, key, &mut log).await;
-        for warning in &log.warnings {
-            log_line("warn", "seed", json!({"key": key, "why": warning}));
-        }
-        value
-    }
-
-    /// The state in memory, else in storage; `None` for an object never used.
-    async fn load_existing(&self) -> worker::Result<Option<Stored>> {
+/// The object's storage, for `core::object`: memory in front of one storage key.
+impl RoomStore for RoomObject {
+    async fn existing(&self) -> Result<Option<Stored>, String> {
         if let Some(stored) = self.memory.borrow().clone() {
             return Ok(Some(stored));
         }
-        let raw: Option<String> = self.state.storage().get(STATE_KEY).await?;
+        let raw: Option<String> = self
+            .state
+            .storage()
+            .get(STATE_KEY)
+            .await
+            .map_err(|e| e.to_string())?;
         let stored = match raw.as_deref().map(serde_json::from_str::<Stored>) {
             Some(Ok(stored)) => Some(stored),
             Some(Err(e)) => {
@@ -552,36 +402,61 @@ impl RoomObject {
         Ok(stored)
     }
 
-    /// Writes the whole state in one put. Memory follows at once (storage reads see pending
-    /// writes too); a failed put forgets it, so the next read goes back to storage.
-    async fn save(&self, stored: &Stored) -> Result<(), ApiError> {
-        let raw = serde_json::to_string(stored).map_err(|_| ApiError::Internal)?;
+    fn stage(&self, stored: &Stored) {
+        self.memory.replace(Some(stored.clone()));
+    }
+
+    /// Memory follows at once (storage reads see pending writes too); a failed put forgets
+    /// it, so the next read goes back to storage.
+    async fn save(&self, stored: &Stored) -> Result<(), String> {
+        let raw = serde_json::to_string(stored).map_err(|e| e.to_string())?;
         self.memory.replace(Some(stored.clone()));
         if let Err(e) = self.state.storage().put(STATE_KEY, raw).await {
             self.memory.replace(None);
-            log_line(
-                "error",
-                "storage_put_failed",
-                json!({"key": key(stored), "why": e.to_string()}),
-            );
-            return Err(ApiError::StorageUnavailable);
+            return Err(e.to_string());
         }
         Ok(())
     }
 }
 
-fn storage_error(e: worker::Error) -> ApiError {
-    log_line("error", "storage_get_failed", json!({"why": e.to_string()}));
-    ApiError::StorageUnavailable
+/// The room's KV value, for `core::object`: the seed and the alarm's write.
+impl ReadModelKv for RoomObject {
+    async fn read(&self, key: &str) -> Result<Option<String>, String> {
+        let kv = self
+            .env
+            .kv(store::KV_BINDING)
+            .map_err(|e| format!("no KV binding: {e}"))?;
+        kv.get(key).text().await.map_err(|e| e.to_string())
+    }
+
+    async fn write(&self, key: &str, value: &str) -> Result<(), String> {
+        let kv = self
+            .env
+            .kv(store::KV_BINDING)
+            .map_err(|e| format!("no KV binding: {e}"))?;
+        store::write(&kv, key, value).await
+    }
 }
 
-fn decode(stored: &Stored) -> Room {
-    // Written by `Room::encode` in this object; unreadable only if storage was tampered with.
-    Room::decode(&stored.room).unwrap_or_default()
+/// The room's live sockets (hibernation API), for `core::object`.
+impl Viewers for RoomObject {
+    fn broadcast(&self, render: impl FnOnce() -> String) -> (usize, usize) {
+        let sockets = self.state.get_websockets();
+        if sockets.is_empty() {
+            return (0, 0);
+        }
+        let message = render();
+        let failed = sockets
+            .iter()
+            .filter(|ws| ws.send_with_str(&message).is_err())
+            .count();
+        (sockets.len(), failed)
+    }
 }
 
-fn key(stored: &Stored) -> String {
-    room::key(stored.sdk_app_id, stored.room_id)
+/// The object's storage failed in the alarm (the flow logged why): the runtime retries it.
+fn alarm_error(_: ApiError) -> worker::Error {
+    worker::Error::RustError("room state storage failed".into())
 }
 
 fn now_ms() -> u64 {
@@ -592,13 +467,16 @@ fn now_seconds() -> i64 {
     i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX)
 }
 
-/// One JSON log line of the object, searchable by `component` and `event`.
-fn log_line(level: &str, event: &str, fields: serde_json::Value) {
-    let mut line = json!({"level": level, "component": "room-object", "event": event});
-    if let (Some(line), Some(fields)) = (line.as_object_mut(), fields.as_object()) {
-        line.extend(fields.clone());
+/// The object's log, for `core::object`: each line printed at once.
+impl ObjectLog for RoomObject {
+    fn write(&self, line: ObjectLine) {
+        worker::console_log!("{}", line.line());
     }
-    worker::console_log!("{line}");
+}
+
+/// One JSON log line of the object, searchable by `component` and `event`.
+fn log_line(level: &'static str, event: &'static str, fields: serde_json::Value) {
+    worker::console_log!("{}", ObjectLine::new(level, event, fields).line());
 }
 
 // ---- the edge's side: reaching a room's object ----
@@ -609,8 +487,17 @@ fn stub(env: &Env, sdk_app_id: u64, room_id: u32) -> Result<worker::Stub, ApiErr
         .map_err(|_| ApiError::NotConfigured(BINDING))
 }
 
+/// The rooms' objects of an env, for `core::accept`.
+pub struct Rooms<'a>(pub &'a Env);
+
+impl RoomObjects for Rooms<'_> {
+    async fn apply(&self, sdk_app_id: u64, event: &PushEvent) -> Result<Applied, ApiError> {
+        apply(self.0, sdk_app_id, event).await
+    }
+}
+
 /// Sends one verified push event to its room's object; answers once the object stored it.
-pub async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Applied, ApiError> {
+async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Applied, ApiError> {
     let stub = stub(env, sdk_app_id, event.room_id)?;
     let body = serde_json::to_string(&ApplyCall {
         sdk_app_id,
