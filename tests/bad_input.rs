@@ -4,11 +4,12 @@
 //! (a client timeout), and leaving no trace: nothing stored, forwarded, queued or pushed.
 //!
 //! The table runs against two deployments of the same configuration, one with direct and one
-//! with queued delivery, each with its own origin stub. Every refused row aims at one room,
-//! `target`, and is a valid signed callback for it but for the one fault, so a row wrongly
-//! accepted would show. Around the rows:
+//! with queued delivery, each with its own origin stub. The refused rows aim at one room,
+//! `target`: each callback row is a valid signed callback for it but for its one fault, and
+//! the status and live rows name it, so a row wrongly accepted would show. Around the rows:
 //! - per row: the request's log line says the same status and code, no room-object call, no
-//!   KV write, nothing forwarded or enqueued;
+//!   KV write, nothing forwarded or enqueued (but for the few the local runtime answers
+//!   itself, see [`Expect::Runtime`]);
 //! - a live viewer of `target` connected before the rows gets its first message, then nothing;
 //! - `target`'s status (body and ETag) and its object's log lines are the same after the rows;
 //! - the origin stub gets exactly the bodies of the rows accepted by design (other rooms),
