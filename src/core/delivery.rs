@@ -111,7 +111,9 @@ pub struct NotUtf8;
 impl Delivery {
     /// The first attempt of delivering `body`. The ids shown in dead-letter lists
     /// (`SdkAppId`, `EventData.RoomId`, `EventData.TaskId`) are read from the body when it
-    /// has them.
+    /// has them. The event type is kept as `x-tiw-event-type` shows it (header-safe, at most
+    /// 128 characters): a signed callback of another type may carry up to 64 KiB of it, which
+    /// next to the body would not fit a queue message (128 KB).
     pub fn first(
         body: &[u8],
         headers: &OriginHeaders<'_>,
@@ -123,7 +125,7 @@ impl Delivery {
         Ok(Delivery {
             id: delivery_id(body),
             body: text.to_string(),
-            event_type: headers.event_type.to_string(),
+            event_type: header_safe(headers.event_type),
             outcome: headers.outcome.to_string(),
             verified: headers.verified,
             request_id: headers.request_id.to_string(),
@@ -722,6 +724,23 @@ mod tests {
         assert_eq!(summary["roomId"], 1253);
         assert_eq!(summary["attempts"], 4);
         assert!(serde_json::to_vec(&dead.summary()).unwrap().len() < 1024);
+    }
+
+    #[test]
+    fn a_delivery_keeps_the_event_type_as_its_header_shows_it_so_a_long_one_fits_a_message() {
+        let long_type = format!("E\r\nx-injected: 1{}", "e".repeat(60 * 1024));
+        let body = serde_json::json!({"EventType": long_type, "SdkAppId": 1400000001})
+            .to_string()
+            .into_bytes();
+        let mut h = headers();
+        h.event_type = &long_type;
+        let d = Delivery::first(&body, &h, 5).unwrap();
+        assert_eq!(d.event_type, header_safe(&long_type));
+        let shown = d.headers().list();
+        let header = shown.iter().find(|(name, _)| *name == "x-tiw-event-type");
+        assert_eq!(header.map(|(_, v)| v.as_str()), Some(d.event_type.as_str()));
+        let message = serde_json::to_string(&d).unwrap();
+        assert!(message.len() < 100_000, "{} bytes", message.len());
     }
 
     #[test]
