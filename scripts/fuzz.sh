@@ -19,7 +19,7 @@ cd "$ROOT/fuzz"
 
 CARGO_FUZZ_VERSION="0.13.2"
 SECONDS_EACH="${FUZZ_SECONDS:-30}"
-TARGETS=(callback merge stored_room request_parsers tencent_answer)
+TARGETS=(callback merge stored_room request_parsers tencent_answer replay)
 [ "$#" -gt 0 ] && TARGETS=("$@")
 
 if ! cargo fuzz --version 2>/dev/null | grep -qw "$CARGO_FUZZ_VERSION"; then
@@ -34,6 +34,7 @@ options() {
     callback) echo "-max_len=65536 -dict=dictionaries/callback.dict" ;;
     stored_room) echo "-max_len=16384 -dict=dictionaries/stored_room.dict" ;;
     tencent_answer) echo "-max_len=16384 -dict=dictionaries/tencent_answer.dict" ;;
+    replay) echo "-max_len=8192 -dict=dictionaries/replay.dict" ;;
     *) echo "-max_len=4096" ;;
   esac
 }

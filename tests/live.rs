@@ -31,22 +31,6 @@ fn connect(room: u32) -> Live {
         .unwrap_or_else(|res| panic!("refused: {} {}", res.status, res.text()))
 }
 
-/// True when nothing arrives within `wait`.
-fn stays_quiet(socket: &mut Live, wait: Duration) -> bool {
-    let _ = socket.get_ref().set_read_timeout(Some(wait));
-    let quiet = match socket.read() {
-        Err(tungstenite::Error::Io(e)) => matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ),
-        _ => false,
-    };
-    let _ = socket
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_secs(15)));
-    quiet
-}
-
 #[test]
 fn the_first_message_is_the_status_body_and_etag_of_a_status_read() {
     let w = worker();

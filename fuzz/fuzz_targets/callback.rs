@@ -11,14 +11,13 @@
 //! member order change nothing.
 #![no_main]
 
-// The allocation cap (src/lib.rs).
-use tiw_push_edge_fuzz as _;
+// The allocation cap and the strict JSON model (src/lib.rs).
+use tiw_push_edge_fuzz::strict_json;
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tiw_push_edge::core::callback::{self, Event, PushKind, MAX_DEPTH, MAX_ROOM_ID, MAX_VALUES};
 use tiw_push_edge::core::config::Config;
 
@@ -120,7 +119,7 @@ fuzz_target!(|data: &[u8]| {
 
 /// Check 2 the slow way: the whole value, refusing a name twice in one object.
 fn model(data: &[u8]) -> Result<Value, serde_json::Error> {
-    serde_json::from_slice::<Model>(data).map(|Model(value)| value)
+    strict_json(data)
 }
 
 /// Containers nested in `value`, counting itself: `{}` is 1, `0` is 0.
@@ -138,68 +137,5 @@ fn values(value: &Value) -> usize {
         Value::Array(items) => 1 + items.iter().map(values).sum::<usize>(),
         Value::Object(members) => 1 + members.values().map(values).sum::<usize>(),
         _ => 1,
-    }
-}
-
-struct Model(Value);
-
-impl<'de> Deserialize<'de> for Model {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ModelVisitor).map(Model)
-    }
-}
-
-struct ModelVisitor;
-
-impl<'de> Visitor<'de> for ModelVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("JSON")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("not finite"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Model(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = Map::new();
-        while let Some(name) = map.next_key::<String>()? {
-            let Model(value) = map.next_value()?;
-            if members.insert(name, value).is_some() {
-                return Err(de::Error::custom("a name twice"));
-            }
-        }
-        Ok(Value::Object(members))
     }
 }

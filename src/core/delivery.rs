@@ -140,7 +140,9 @@ pub struct NotUtf8;
 impl Delivery {
     /// The first attempt of delivering `body`. The ids shown in dead-letter lists
     /// (`SdkAppId`, `EventData.RoomId`, `EventData.TaskId`) are read from the body when it
-    /// has them.
+    /// has them. The event type is kept as `x-tiw-event-type` shows it (header-safe, at most
+    /// 128 characters): a signed callback of another type may carry up to 64 KiB of it, which
+    /// next to the body would not fit a queue message (128 KB).
     pub fn first(
         body: &[u8],
         headers: &OriginHeaders<'_>,
@@ -152,7 +154,7 @@ impl Delivery {
         Ok(Delivery {
             id: delivery_id(body),
             body: text.to_string(),
-            event_type: headers.event_type.to_string(),
+            event_type: header_safe(headers.event_type),
             outcome: headers.outcome.to_string(),
             verified: headers.verified,
             request_id: headers.request_id.to_string(),
@@ -476,17 +478,15 @@ pub enum Replay {
 }
 
 /// `{"ids": ["..."]}` (1 to [`DEAD_LETTER_PAGE`] ids) or `{"all": true}`; anything else is
-/// 400 `malformed_json`.
+/// 400 `malformed_json`, a member name twice included (`{"all": false, "all": true}` must not
+/// mean whichever came last).
 pub fn parse_replay(body: &[u8]) -> Result<Replay, ApiError> {
     let bad = |why: &str| ApiError::MalformedJson(why.to_string());
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| bad("expected {\"ids\": [...]} or {\"all\": true}"))?;
-    let object = value
-        .as_object()
-        .ok_or_else(|| bad("expected {\"ids\": [...]} or {\"all\": true}"))?;
-    match (object.get("ids"), object.get("all")) {
-        (None, Some(Value::Bool(true))) if object.len() == 1 => Ok(Replay::All),
-        (Some(Value::Array(ids)), None) if object.len() == 1 => {
+    let shape = "expected {\"ids\": [...]} or {\"all\": true}";
+    let Members(members) = serde_json::from_slice(body).map_err(|_| bad(shape))?;
+    match members.as_slice() {
+        [(name, Value::Bool(true))] if name == "all" => Ok(Replay::All),
+        [(name, Value::Array(ids))] if name == "ids" => {
             if ids.is_empty() || ids.len() > DEAD_LETTER_PAGE {
                 return Err(bad(&format!(
                     "\"ids\" must list 1 to {DEAD_LETTER_PAGE} dead-letter ids"
@@ -503,7 +503,40 @@ pub fn parse_replay(body: &[u8]) -> Result<Replay, ApiError> {
             }
             Ok(Replay::Ids(out))
         }
-        _ => Err(bad("expected {\"ids\": [...]} or {\"all\": true}")),
+        _ => Err(bad(shape)),
+    }
+}
+
+/// A JSON object's members in order, refusing a name twice. Only the top level needs the
+/// check: a body with any nested object is refused anyway.
+struct Members(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members: Vec<(String, Value)> = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if members.iter().any(|(seen, _)| *seen == name) {
+                        return Err(serde::de::Error::custom("a member name twice"));
+                    }
+                    let value = map.next_value()?;
+                    members.push((name, value));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visit)
     }
 }
 
@@ -819,6 +852,23 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_keeps_the_event_type_as_its_header_shows_it_so_a_long_one_fits_a_message() {
+        let long_type = format!("E\r\nx-injected: 1{}", "e".repeat(60 * 1024));
+        let body = serde_json::json!({"EventType": long_type, "SdkAppId": 1400000001})
+            .to_string()
+            .into_bytes();
+        let mut h = headers();
+        h.event_type = &long_type;
+        let d = Delivery::first(&body, &h, 5).unwrap();
+        assert_eq!(d.event_type, header_safe(&long_type));
+        let shown = d.headers().list();
+        let header = shown.iter().find(|(name, _)| *name == "x-tiw-event-type");
+        assert_eq!(header.map(|(_, v)| v.as_str()), Some(d.event_type.as_str()));
+        let message = serde_json::to_string(&d).unwrap();
+        assert!(message.len() < 100_000, "{} bytes", message.len());
+    }
+
+    #[test]
     fn the_longest_summary_still_fits_kv_metadata() {
         let body = serde_json::json!({
             "SdkAppId": MAX_SAFE_INTEGER,
@@ -905,6 +955,27 @@ mod tests {
         }
         let many = serde_json::json!({"ids": (0..=DEAD_LETTER_PAGE).map(|i| i.to_string()).collect::<Vec<_>>()});
         assert!(parse_replay(many.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn replay_bodies_with_a_member_name_twice_are_malformed() {
+        for twice in [
+            &br#"{"all":true,"all":true}"#[..],
+            br#"{"all":false,"all":true}"#,
+            br#"{"ids":["a"],"ids":["b"]}"#,
+            br#"{"ids":["a"],"\u0069ds":["b"]}"#,
+        ] {
+            assert!(
+                matches!(parse_replay(twice), Err(ApiError::MalformedJson(_))),
+                "{}",
+                String::from_utf8_lossy(twice)
+            );
+        }
+        assert_eq!(
+            parse_replay(br#"{"ids":["all","all"]}"#),
+            Ok(Replay::Ids(vec!["all".into()]))
+        );
+        assert_eq!(parse_replay(b" { \"all\" : true } \n"), Ok(Replay::All));
     }
 
     #[test]

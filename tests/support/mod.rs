@@ -398,6 +398,19 @@ pub fn try_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Response> {
+    let bytes = request_bytes(port, method, path, headers, body);
+    request_within(port, &bytes, method == "HEAD", Duration::from_secs(30))
+}
+
+/// An HTTP/1.1 request as bytes, with `connection: close` and a `content-length` (but for a
+/// bodiless GET or HEAD).
+pub fn request_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let mut req =
         format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n");
     for (name, value) in headers {
@@ -409,16 +422,24 @@ pub fn try_request(
     req.push_str("\r\n");
     let mut bytes = req.into_bytes();
     bytes.extend_from_slice(body);
-    raw_request_inner(port, &bytes, method == "HEAD")
+    bytes
 }
 
 pub fn raw_request(port: u16, request: &[u8]) -> std::io::Result<Response> {
-    raw_request_inner(port, request, false)
+    request_within(port, request, false, Duration::from_secs(30))
 }
 
-fn raw_request_inner(port: u16, request: &[u8], head: bool) -> std::io::Result<Response> {
+/// Sends `request` as it is and reads the answer to the end; an error when no byte came for
+/// `timeout` (a bound on the answer, for tests that require one in bounded time).
+pub fn request_within(
+    port: u16,
+    request: &[u8],
+    head: bool,
+    timeout: Duration,
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     stream.write_all(request)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
@@ -681,6 +702,22 @@ pub fn next_message(socket: &mut Live) -> Value {
             other => panic!("expected a text message, got {other:?}"),
         }
     }
+}
+
+/// True when nothing arrives on `socket` within `wait`.
+pub fn stays_quiet(socket: &mut Live, wait: Duration) -> bool {
+    let _ = socket.get_ref().set_read_timeout(Some(wait));
+    let quiet = match socket.read() {
+        Err(tungstenite::Error::Io(e)) => matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        _ => false,
+    };
+    let _ = socket
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(15)));
+    quiet
 }
 
 /// The worker's JSON log lines of one room object event (`kv_write`, `seeded`, ...).
