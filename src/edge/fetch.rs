@@ -243,6 +243,17 @@ pub(super) async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
         return Err(ApiError::PayloadTooLarge);
     }
     let unreadable = || ApiError::MalformedJson("the body could not be read".into());
+    // A declared length bounds the body (the runtime delimits it by that length), so it is
+    // read in one piece (`arrayBuffer()`): one promise, where a stream reader costs a
+    // JS↔wasm crossing and a promise per chunk. Without one, the body is streamed and the
+    // limit holds as the bytes arrive.
+    if declared.is_some() {
+        let body = req.bytes().await.map_err(|_| unreadable())?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        return Ok(body);
+    }
     let mut stream = match req.stream() {
         Ok(stream) => stream,
         // No body at all reads as empty, which check 2 refuses.

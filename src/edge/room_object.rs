@@ -622,17 +622,17 @@ pub async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Appl
     let request = Request::new_with_init(&format!("{INTERNAL}/apply"), &init)
         .map_err(|_| ApiError::Internal)?;
     // The object unreachable or failing: the event is not stored, so the sender must retry.
-    let mut response = stub
+    let response = stub
         .fetch_with_request(request)
         .await
         .map_err(|_| ApiError::StorageUnavailable)?;
     if response.status_code() != 200 {
         return Err(ApiError::StorageUnavailable);
     }
-    response
-        .json::<Applied>()
+    let text = super::body_text(response)
         .await
-        .map_err(|_| ApiError::StorageUnavailable)
+        .ok_or(ApiError::StorageUnavailable)?;
+    serde_json::from_str::<Applied>(&text).map_err(|_| ApiError::StorageUnavailable)
 }
 
 /// Hands a live upgrade to the room's object; its answer (101 with the socket, or a JSON

@@ -136,14 +136,14 @@ impl Store {
 
     /// The cached entry of a key, fresh or not; `None` is a miss.
     async fn recall(&self, key: &str) -> Option<Cached> {
-        let mut response = self.cache.get(cache_url(key), false).await.ok()??;
+        let response = self.cache.get(cache_url(key), false).await.ok()??;
         let stored_at = response
             .headers()
             .get(STORED_AT_HEADER)
             .ok()??
             .parse()
             .ok()?;
-        let text = response.text().await.ok()?;
+        let text = super::body_text(response).await?;
         Some(Cached {
             value: (text != ABSENT).then_some(text),
             stored_at,
