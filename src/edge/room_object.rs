@@ -619,8 +619,8 @@ pub async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Appl
     .map_err(|_| ApiError::Internal)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init(&format!("{INTERNAL}/apply"), &init)
-        .map_err(|_| ApiError::Internal)?;
+    let request =
+        super::new_request(&format!("{INTERNAL}/apply"), &init).map_err(|_| ApiError::Internal)?;
     // The object unreachable or failing: the event is not stored, so the sender must retry.
     let response = stub
         .fetch_with_request(request)
@@ -652,7 +652,7 @@ pub async fn connect_live(
     init.with_method(Method::Get).with_headers(headers);
     let url =
         format!("{INTERNAL}/live?sdkAppId={sdk_app_id}&roomId={room_id}&max={max_connections}");
-    let request = Request::new_with_init(&url, &init).map_err(|_| ApiError::Internal)?;
+    let request = super::new_request(&url, &init).map_err(|_| ApiError::Internal)?;
     stub.fetch_with_request(request)
         .await
         .map_err(|_| ApiError::StorageUnavailable)
