@@ -172,12 +172,8 @@ async fn connect_live(
     raw_id: &str,
     log: &mut RequestLog,
 ) -> Result<Response, ApiError> {
-    let url = req.url().map_err(|_| ApiError::NotFound)?;
-    let query = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
+    let url = req.inner().url();
+    let query = |name: &str| http::query_param(&url, name);
     if let Some(token) = &config.status_token {
         let authorization = header(req, "authorization");
         if !live::token_matches(authorization.as_deref(), query("token").as_deref(), token) {
@@ -283,12 +279,8 @@ async fn read_status(
             return Err(ApiError::Unauthorized);
         }
     }
-    let url = req.url().map_err(|_| ApiError::NotFound)?;
-    let query = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
+    let url = req.inner().url();
+    let query = |name: &str| http::query_param(&url, name);
     let ids = match one {
         Some(raw) => vec![status::parse_room_id(raw)?],
         None => status::parse_room_ids(query("ids").as_deref())?,
