@@ -239,11 +239,12 @@ pub(super) async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
         return Err(ApiError::PayloadTooLarge);
     }
     let unreadable = || ApiError::MalformedJson("the body could not be read".into());
-    // A declared length bounds the body (the runtime delimits it by that length), so it is
-    // read in one piece (`arrayBuffer()`): one promise, where a stream reader costs a
-    // JS↔wasm crossing and a promise per chunk. Without one, the body is streamed and the
-    // limit holds as the bytes arrive.
-    if declared.is_some() {
+    // A declared length (at most the limit, checked above) bounds the body: HTTP/1.1 delimits
+    // it by that length unless a `Transfer-Encoding` overrides it, and HTTP/2 and 3 refuse a
+    // body longer than declared. Such a body is read in one piece (`arrayBuffer()`): one
+    // promise, where a stream reader costs a JS↔wasm crossing and a promise per chunk. Any
+    // other body is streamed, and the limit holds as the bytes arrive.
+    if declared.is_some() && header(req, "transfer-encoding").is_none() {
         let body = req.bytes().await.map_err(|_| unreadable())?;
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge);
