@@ -479,6 +479,20 @@ mod tests {
     }
 
     #[test]
+    fn url_host_names_are_ascii_with_internationalised_ones_in_punycode() {
+        let app = ("SDK_APP_IDS", "1400000001");
+        assert_eq!(
+            failing_variable(&[app, ("ORIGIN_URL", "https://b\u{fc}cher.example/")]),
+            "ORIGIN_URL"
+        );
+        let c = config(&[app, ("ORIGIN_URL", "https://xn--bcher-kva.example/")]);
+        assert_eq!(
+            c.ok().and_then(|c| c.origin_url).map(String::from),
+            Some("https://xn--bcher-kva.example/".to_string())
+        );
+    }
+
+    #[test]
     fn each_invalid_value_names_its_variable() {
         let app = ("SDK_APP_IDS", "1400000001");
         assert_eq!(failing_variable(&[]), "SDK_APP_IDS");

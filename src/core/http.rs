@@ -232,6 +232,16 @@ impl Reply {
     }
 }
 
+/// A query parameter of a request URL, decoded as `Url::query_pairs` decodes it (the first of
+/// that name), without parsing the whole URL: the status routes read one or two per request.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split_once('#').map_or(query, |(query, _)| query);
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// The CORS headers of a non-callback answer, per `ALLOWED_ORIGINS`.
 pub fn add_cors(reply: &mut Reply, allowed: &AllowedOrigins, origin: Option<&str>) {
     match allowed {
@@ -314,6 +324,29 @@ pub fn bearer_matches(authorization: Option<&str>, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_parameters_read_as_a_parsed_url_reads_them() {
+        let urls = [
+            "https://w.example/rooms?ids=1,2&sdkAppId=1400000001",
+            "https://w.example/rooms?ids=1%2C2&ids=3&x",
+            "https://w.example/rooms/1?sdkAppId=+14%20&token=a%2Bb%3D#frag",
+            "https://w.example/rooms/1?token=caf%C3%A9&sdkAppId=&%FF=1",
+            "https://w.example/rooms/1",
+            "https://w.example/rooms/1?",
+            "http://127.0.0.1:8787/rooms/1/live?token=t&token=u",
+        ];
+        for raw in urls {
+            let parsed = url::Url::parse(raw).expect("test URL");
+            for name in ["ids", "sdkAppId", "token", "x", "\u{fffd}", "missing"] {
+                let expected = parsed
+                    .query_pairs()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned());
+                assert_eq!(query_param(raw, name), expected, "{raw} {name}");
+            }
+        }
+    }
 
     #[test]
     fn error_body_has_the_contract_shape() {

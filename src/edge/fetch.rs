@@ -151,12 +151,8 @@ async fn connect_live(
     raw_id: &str,
     log: &mut RequestLog,
 ) -> Result<Response, ApiError> {
-    let url = req.url().map_err(|_| ApiError::NotFound)?;
-    let query = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
+    let url = req.inner().url();
+    let query = |name: &str| http::query_param(&url, name);
     if let Some(token) = &config.status_token {
         let authorization = header(req, "authorization");
         if !live::token_matches(authorization.as_deref(), query("token").as_deref(), token) {
@@ -222,6 +218,18 @@ pub(super) async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
         return Err(ApiError::PayloadTooLarge);
     }
     let unreadable = || ApiError::MalformedJson("the body could not be read".into());
+    // A declared length (at most the limit, checked above) bounds the body: HTTP/1.1 delimits
+    // it by that length unless a `Transfer-Encoding` overrides it, and HTTP/2 and 3 refuse a
+    // body longer than declared. Such a body is read in one piece (`arrayBuffer()`): one
+    // promise, where a stream reader costs a JS↔wasm crossing and a promise per chunk. Any
+    // other body is streamed, and the limit holds as the bytes arrive.
+    if declared.is_some() && header(req, "transfer-encoding").is_none() {
+        let body = req.bytes().await.map_err(|_| unreadable())?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        return Ok(body);
+    }
     let mut stream = match req.stream() {
         Ok(stream) => stream,
         // No body at all reads as empty, which check 2 refuses.
@@ -251,12 +259,8 @@ async fn read_status(
             return Err(ApiError::Unauthorized);
         }
     }
-    let url = req.url().map_err(|_| ApiError::NotFound)?;
-    let query = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
+    let url = req.inner().url();
+    let query = |name: &str| http::query_param(&url, name);
     let ids = match one {
         Some(raw) => vec![status::parse_room_id(raw)?],
         None => status::parse_room_ids(query("ids").as_deref())?,

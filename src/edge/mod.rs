@@ -10,7 +10,9 @@ pub mod room_object;
 mod store;
 mod tencent;
 
-use worker::{js_sys, Env, Headers, Response};
+use worker::{
+    js_sys, wasm_bindgen_futures::JsFuture, web_sys, Env, Headers, Request, RequestInit, Response,
+};
 
 use crate::core::http::Reply;
 
@@ -38,4 +40,34 @@ pub fn into_response(reply: Reply) -> worker::Result<Response> {
         Response::from_bytes(reply.body)?
     };
     Ok(response.with_status(reply.status).with_headers(headers))
+}
+
+/// A response's whole body as text, in one read (`Response.text()`). worker's own `text()` and
+/// `bytes()` read a streamed body chunk by chunk through a stream reader: a JS↔wasm crossing
+/// and a promise per chunk, the largest part of a small body's cost (bench/profile.mjs).
+/// `None` when the body cannot be read or is not text.
+pub async fn body_text(response: Response) -> Option<String> {
+    let response: web_sys::Response = response.into();
+    JsFuture::from(response.text().ok()?)
+        .await
+        .ok()?
+        .as_string()
+}
+
+/// `Request::new_with_init` without the `cf` properties: worker converts its whole
+/// `CfProperties` into the JS init whatever is set (about 11 KB of wasm), and no request made
+/// here sets any. Method, headers, body, redirect and cache mode are carried over as worker does.
+pub fn new_request(url: &str, init: &RequestInit) -> worker::Result<Request> {
+    let js_init = web_sys::RequestInit::new();
+    js_init.set_method(init.method.as_ref());
+    js_init.set_headers(init.headers.as_ref());
+    js_init.set_redirect(init.redirect.into());
+    if let Some(cache) = init.cache {
+        js_init.set_cache(cache.into());
+    }
+    if let Some(body) = &init.body {
+        js_init.set_body(body);
+    }
+    let request = web_sys::Request::new_with_str_and_init(url, &js_init)?;
+    Ok(request.into())
 }

@@ -106,5 +106,5 @@ fn build_request(
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
         .with_body(Some(Uint8Array::from(body).into()));
-    Request::new_with_init(url, &init)
+    super::new_request(url, &init)
 }

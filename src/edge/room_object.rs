@@ -506,20 +506,20 @@ async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Applied,
     .map_err(|_| ApiError::Internal)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init(&format!("{INTERNAL}/apply"), &init)
-        .map_err(|_| ApiError::Internal)?;
+    let request =
+        super::new_request(&format!("{INTERNAL}/apply"), &init).map_err(|_| ApiError::Internal)?;
     // The object unreachable or failing: the event is not stored, so the sender must retry.
-    let mut response = stub
+    let response = stub
         .fetch_with_request(request)
         .await
         .map_err(|_| ApiError::StorageUnavailable)?;
     if response.status_code() != 200 {
         return Err(ApiError::StorageUnavailable);
     }
-    response
-        .json::<Applied>()
+    let text = super::body_text(response)
         .await
-        .map_err(|_| ApiError::StorageUnavailable)
+        .ok_or(ApiError::StorageUnavailable)?;
+    serde_json::from_str::<Applied>(&text).map_err(|_| ApiError::StorageUnavailable)
 }
 
 /// Hands a live upgrade to the room's object; its answer (101 with the socket, or a JSON
@@ -539,7 +539,7 @@ pub async fn connect_live(
     init.with_method(Method::Get).with_headers(headers);
     let url =
         format!("{INTERNAL}/live?sdkAppId={sdk_app_id}&roomId={room_id}&max={max_connections}");
-    let request = Request::new_with_init(&url, &init).map_err(|_| ApiError::Internal)?;
+    let request = super::new_request(&url, &init).map_err(|_| ApiError::Internal)?;
     stub.fetch_with_request(request)
         .await
         .map_err(|_| ApiError::StorageUnavailable)

@@ -55,7 +55,7 @@ impl StatusCache for Store {
             .get(cache_url(key), false)
             .await
             .map_err(|e| e.to_string())?;
-        let Some(mut response) = found else {
+        let Some(response) = found else {
             return Ok(None);
         };
         let Some(stored_at) = response
@@ -67,7 +67,9 @@ impl StatusCache for Store {
         else {
             return Ok(None);
         };
-        let text = response.text().await.map_err(|e| e.to_string())?;
+        let text = super::body_text(response)
+            .await
+            .ok_or("the cached entry's body could not be read")?;
         Ok(Some(Cached {
             value: (text != ABSENT).then_some(text),
             stored_at,

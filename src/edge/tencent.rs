@@ -47,5 +47,5 @@ fn build(request: &SignedRequest) -> worker::Result<Request> {
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(request.body.as_str().into()));
-    Request::new_with_init(&request.url, &init)
+    super::new_request(&request.url, &init)
 }
