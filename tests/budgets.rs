@@ -19,8 +19,9 @@ const POLL_INTERVAL_SECONDS: &str = "60";
 /// scripts/lib.sh build_worker (opt-level "z", lto, one codegen unit; worker-build 0.8.7 with
 /// wasm-bindgen 0.2.130, then wasm-opt 132 -Oz with the name and producers sections
 /// stripped; `url` without IDNA tables, idna_adapter 1.0.0), rustc 1.95, measured on
-/// 2026-11-28: 254,570 bytes (666,611 raw). The budget is that figure + 5 %.
-const MEASURED_GZIP_BYTES: u64 = 254_570;
+/// 2026-11-28: 257,737 bytes (675,397 raw; with the failure seams and base64 queue bodies merged).
+/// The budget is that figure + 5 %.
+const MEASURED_GZIP_BYTES: u64 = 257_737;
 const GZIP_BUDGET_BYTES: u64 = MEASURED_GZIP_BYTES + MEASURED_GZIP_BYTES / 20;
 
 fn worker() -> &'static Worker {
