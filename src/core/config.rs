@@ -5,9 +5,8 @@
 //! half-configured. Empty strings count as unset, so a variable can be blanked in
 //! `wrangler.toml`.
 
-use url::Url;
-
 use crate::core::tencent::{Api, Credentials};
+use crate::core::weburl::Url;
 
 /// The parsed configuration of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,12 +126,9 @@ impl Config {
         };
         let origin_url = var("ORIGIN_URL")
             .map(|raw| {
-                Url::parse(raw.trim())
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                    .ok_or(ConfigError {
-                        variable: "ORIGIN_URL",
-                    })
+                Url::parse(raw.trim()).map_err(|_| ConfigError {
+                    variable: "ORIGIN_URL",
+                })
             })
             .transpose()?;
         let origin_timeout_ms = parse_number(
@@ -333,15 +329,12 @@ fn parse_decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-/// `TIW_API_ENDPOINT`: an http(s) URL with a host (http so tests can use a local stub), and
-/// no query or fragment, which the signer does not sign.
+/// `TIW_API_ENDPOINT`: an http(s) URL (http so tests can use a local stub) with no query or
+/// fragment, which the signer does not sign.
 fn parse_api_endpoint(raw: &str) -> Option<Url> {
-    Url::parse(raw.trim()).ok().filter(|u| {
-        matches!(u.scheme(), "http" | "https")
-            && u.host().is_some()
-            && u.query().is_none()
-            && u.fragment().is_none()
-    })
+    Url::parse(raw.trim())
+        .ok()
+        .filter(|u| u.query().is_none() && u.fragment().is_none())
 }
 
 /// A region name such as `ap-singapore`: lowercase letters, digits and dashes.
@@ -359,12 +352,12 @@ fn parse_allowed_origins(raw: &str) -> Option<AllowedOrigins> {
     let mut origins = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let url = Url::parse(part).ok()?;
-        let origin = url.origin().ascii_serialization();
+        let origin = url.origin();
         // An entry must be exactly an origin: no path, query or trailing slash surprises.
-        if origin == "null" || origin != part.trim_end_matches('/') {
+        if origin != part.trim_end_matches('/') {
             return None;
         }
-        origins.push(origin);
+        origins.push(origin.to_string());
     }
     (!origins.is_empty()).then_some(AllowedOrigins::List(origins))
 }

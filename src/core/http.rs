@@ -232,14 +232,40 @@ impl Reply {
     }
 }
 
-/// A query parameter of a request URL, decoded as `Url::query_pairs` decodes it (the first of
-/// that name), without parsing the whole URL: the status routes read one or two per request.
+/// A query parameter of a request URL (the first of that name), decoded as `Url::query_pairs`
+/// decodes it (`application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte, invalid UTF-8
+/// becomes U+FFFD), without parsing the whole URL: the routes read one or two per request.
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     let query = query.split_once('#').map_or(query, |(query, _)| query);
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(key) == name).then(|| form_decode(value))
+        })
+}
+
+/// `+` to a space, `%XX` to its byte (a `%` without two hex digits stays), then UTF-8, lossily.
+fn form_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let hex = |i: usize| bytes.get(i).and_then(|&b| (b as char).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'+', ..) => b' ',
+            (b'%', Some(high), Some(low)) => {
+                i += 2;
+                (high << 4 | low) as u8
+            }
+            (other, ..) => other,
+        };
+        out.push(byte);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The CORS headers of a non-callback answer, per `ALLOWED_ORIGINS`.
@@ -324,6 +350,7 @@ pub fn bearer_matches(authorization: Option<&str>, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn query_parameters_read_as_a_parsed_url_reads_them() {
@@ -345,6 +372,31 @@ mod tests {
                     .map(|(_, v)| v.into_owned());
                 assert_eq!(query_param(raw, name), expected, "{raw} {name}");
             }
+        }
+    }
+
+    #[test]
+    fn query_parameters_decode_plus_percent_and_bad_utf8() {
+        let url = "https://w.example/r?a=1+2&b=%41%2b%zz&&c&a=3&d=%FF#a=9";
+        assert_eq!(query_param(url, "a").as_deref(), Some("1 2"));
+        assert_eq!(query_param(url, "b").as_deref(), Some("A+%zz"));
+        assert_eq!(query_param(url, "c").as_deref(), Some(""));
+        assert_eq!(query_param(url, "d").as_deref(), Some("\u{fffd}"));
+        assert_eq!(query_param(url, "e"), None);
+        assert_eq!(query_param("https://w.example/r", "a"), None);
+    }
+
+    proptest! {
+        /// The same first value `url::form_urlencoded` finds, for any query.
+        #[test]
+        fn query_param_decodes_as_form_urlencoded(
+            query in "([a-c%+=&#]|%[0-9a-fA-F]{2}|\u{e9}){0,16}",
+            name in "[a-c +\u{e9}\u{fffd}]{0,2}",
+        ) {
+            let expected = url::form_urlencoded::parse(query.split('#').next().unwrap_or_default().as_bytes())
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.into_owned());
+            prop_assert_eq!(query_param(&format!("https://w.example/?{query}"), &name), expected);
         }
     }
 

@@ -20,3 +20,4 @@ pub mod room;
 pub mod signature;
 pub mod status;
 pub mod tencent;
+pub mod weburl;

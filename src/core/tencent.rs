@@ -13,7 +13,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use url::Url;
+
+use crate::core::weburl::Url;
 
 /// The API's service name: the `tiw` of the credential scope.
 pub const SERVICE: &str = "tiw";
@@ -142,11 +143,7 @@ impl Api<'_> {
 
 /// The `Host` a client sends for this URL: the host, and the port unless it is the default.
 fn host_header(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    }
+    url.authority().to_string()
 }
 
 /// Step 1 of TC3: method, URI, (empty) query, the two signed headers, the body's SHA-256.

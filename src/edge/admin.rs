@@ -42,12 +42,7 @@ pub async fn handle(
 
 /// `GET /admin/dead-letters[?cursor=]`: one page, oldest first.
 async fn list(req: &Request, store: &DeadLetters) -> Result<Reply, ApiError> {
-    let url = req.url().map_err(|_| ApiError::NotFound)?;
-    let cursor = url
-        .query_pairs()
-        .find(|(k, _)| k == "cursor")
-        .map(|(_, v)| v.into_owned())
-        .filter(|c| !c.is_empty());
+    let cursor = http::query_param(&req.inner().url(), "cursor").filter(|c| !c.is_empty());
     let (entries, next) = store.page(cursor).await?;
     let mut reply = Reply::json(200, &json!({"deadLetters": entries, "cursor": next}));
     reply.header("cache-control", "no-store");

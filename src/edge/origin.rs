@@ -11,12 +11,13 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use worker::{
     js_sys::Uint8Array, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit,
-    RequestRedirect, Url,
+    RequestRedirect,
 };
 
 use crate::core::config::Config;
 use crate::core::delivery::{Attempt, OriginHeaders};
 use crate::core::http::ApiError;
+use crate::core::weburl::Url;
 
 /// What the origin is told about a callback besides its bytes.
 pub struct Forward<'a> {

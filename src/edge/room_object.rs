@@ -36,7 +36,7 @@ use super::{env_string, into_response, queue, store, tencent};
 use crate::core::accept::RoomObjects;
 use crate::core::callback::PushEvent;
 use crate::core::config::Config;
-use crate::core::http::ApiError;
+use crate::core::http::{self, ApiError};
 use crate::core::live;
 use crate::core::log::{ObjectLine, ObjectLog, RequestLog};
 use crate::core::object::{self, Applied, ReadModelKv, RoomStore, Stored, Viewers};
@@ -175,12 +175,8 @@ impl RoomObject {
 
     /// A live viewer: accepted with the hibernation API, sent the room's status at once.
     async fn live(&self, req: &Request) -> Result<Response, ApiError> {
-        let url = req.url().map_err(|_| ApiError::Internal)?;
-        let param = |name: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .and_then(|(_, v)| v.parse::<u64>().ok())
-        };
+        let url = req.inner().url();
+        let param = |name: &str| http::query_param(&url, name).and_then(|v| v.parse::<u64>().ok());
         let (Some(app), Some(room_id), Some(max)) =
             (param("sdkAppId"), param("roomId"), param("max"))
         else {

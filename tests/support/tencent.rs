@@ -9,7 +9,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use url::Url;
+use tiw_push_edge::core::weburl::Url;
 
 /// A running stub of Tencent's API on 127.0.0.1; ended when dropped.
 pub struct TencentStub {
