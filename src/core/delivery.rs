@@ -149,7 +149,7 @@ impl Delivery {
         received_at_ms: u64,
     ) -> Result<Delivery, NotUtf8> {
         let text = std::str::from_utf8(body).map_err(|_| NotUtf8)?;
-        let parsed: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let data = &parsed["EventData"];
         Ok(Delivery {
             id: delivery_id(body),

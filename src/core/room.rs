@@ -75,7 +75,7 @@ impl Room {
     /// Reads a stored value. An unreadable one (corrupt, or of another format version) is an
     /// error the caller logs; it then treats the room as empty, so the next event rebuilds it.
     pub fn decode(stored: &str) -> Result<Room, String> {
-        let room: Room = serde_json::from_str(stored).map_err(|e| e.to_string())?;
+        let room: Room = serde_json::from_slice(stored.as_bytes()).map_err(|e| e.to_string())?;
         if room.v != FORMAT_VERSION {
             return Err(format!("unknown format version {}", room.v));
         }

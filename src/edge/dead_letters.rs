@@ -98,7 +98,7 @@ impl DeadLetters {
             .map_err(|_| ApiError::StorageUnavailable)?;
         // A record that does not parse cannot be replayed; it is listed by its metadata
         // until it expires or is deleted.
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+        Ok(text.and_then(|t| serde_json::from_slice(t.as_bytes()).ok()))
     }
 
     /// Removes a dead letter that was just read (after its replay was queued).

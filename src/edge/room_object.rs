@@ -381,7 +381,7 @@ impl RoomStore for RoomObject {
             .get(STATE_KEY)
             .await
             .map_err(|e| e.to_string())?;
-        let stored = match raw.as_deref().map(serde_json::from_str::<Stored>) {
+        let stored = match raw.map(|raw| serde_json::from_slice::<Stored>(raw.as_bytes())) {
             Some(Ok(stored)) => Some(stored),
             Some(Err(e)) => {
                 // Only this object writes it; a value it cannot read is re-seeded from KV.
@@ -515,7 +515,7 @@ async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Applied,
     let text = super::body_text(response)
         .await
         .ok_or(ApiError::StorageUnavailable)?;
-    serde_json::from_str::<Applied>(&text).map_err(|_| ApiError::StorageUnavailable)
+    serde_json::from_slice::<Applied>(text.as_bytes()).map_err(|_| ApiError::StorageUnavailable)
 }
 
 /// Hands a live upgrade to the room's object; its answer (101 with the socket, or a JSON
