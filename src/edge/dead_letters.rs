@@ -60,9 +60,10 @@ impl DeadLetters {
             .map_err(|_| ApiError::StorageUnavailable)?;
         let mut entries = Vec::with_capacity(page.keys.len());
         for key in page.keys {
+            // Through JSON text, not `from_value`: the wasm then holds one parser of it.
             let summary = key
                 .metadata
-                .and_then(|m| serde_json::from_value::<Summary>(m).ok());
+                .and_then(|m| serde_json::from_slice::<Summary>(m.to_string().as_bytes()).ok());
             let summary = match summary {
                 Some(summary) => summary,
                 // Metadata lost or from another format: read the record itself.
