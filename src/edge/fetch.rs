@@ -9,10 +9,10 @@ use futures_util::StreamExt;
 use serde_json::json;
 use worker::{js_sys, wasm_bindgen::JsValue, Date, Env, Request, Response};
 
+use super::into_response;
 use super::room_object;
 use super::store::{Store, KV_BINDING};
 use super::{admin, queue};
-use super::{env_string, into_response};
 use crate::core::accept;
 use crate::core::callback::{self, Event, Verified};
 use crate::core::config::{Config, ConfigError, OriginDelivery};
@@ -352,7 +352,7 @@ pub(super) fn load_config(env: &Env) -> Loaded {
 }
 
 fn read_config(env: &Env) -> Result<Config, ConfigError> {
-    let config = Config::from_lookup(|name| env_string(env, name))?;
+    let config = super::env_config(env)?;
     for binding in [KV_BINDING, room_object::BINDING] {
         let bound = match binding {
             KV_BINDING => env.kv(binding).is_ok(),

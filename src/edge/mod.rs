@@ -29,6 +29,15 @@ pub fn env_string(env: &Env, name: &str) -> Option<String> {
     value.as_bool().map(|b| b.to_string())
 }
 
+/// The configuration in an env's vars and secrets. One function for the fetch handler and
+/// the room object alike: `Config::from_lookup` is generic over its lookup, and each closure
+/// type would be a copy of the whole parser (~3.5 KB of wasm).
+pub fn env_config(
+    env: &Env,
+) -> Result<crate::core::config::Config, crate::core::config::ConfigError> {
+    crate::core::config::Config::from_lookup(|name| env_string(env, name))
+}
+
 pub fn into_response(reply: Reply) -> worker::Result<Response> {
     let headers = Headers::new();
     for (name, value) in &reply.headers {

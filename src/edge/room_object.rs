@@ -32,7 +32,7 @@ use worker::{
 };
 
 use super::origin::Forward;
-use super::{env_string, into_response, queue, store, tencent};
+use super::{into_response, queue, store, tencent};
 use crate::core::accept::RoomObjects;
 use crate::core::callback::PushEvent;
 use crate::core::config::Config;
@@ -317,7 +317,7 @@ impl RoomObject {
 
     fn config(&self) -> Option<&Config> {
         self.config
-            .get_or_init(|| Config::from_lookup(|name| env_string(&self.env, name)).ok())
+            .get_or_init(|| super::env_config(&self.env).ok())
             .as_ref()
     }
 
