@@ -21,9 +21,10 @@ const POLL_INTERVAL_SECONDS: &str = "60";
 /// stripped; no `url` code: `core::weburl` parses the URL settings), rustc 1.95, measured on
 /// 2026-11-28: 237,390 bytes (628,965 raw; 257,737 / 675,397 with `url`'s parser); then
 /// 231,657 (610,928 raw) with one serde_json reader (`&[u8]`) and no `from_value`, so each
-/// type has one parser, and one `Config::from_lookup` instantiation.
+/// type has one parser, and one `Config::from_lookup` instantiation; then 229,594 (606,175
+/// raw) with the room object reading its apply call through serde_json.
 /// The budget is that figure + 5 %.
-const MEASURED_GZIP_BYTES: u64 = 231_657;
+const MEASURED_GZIP_BYTES: u64 = 229_594;
 const GZIP_BUDGET_BYTES: u64 = MEASURED_GZIP_BYTES + MEASURED_GZIP_BYTES / 20;
 
 fn worker() -> &'static Worker {

@@ -45,6 +45,18 @@ fn tencent_started_then_stopped_flips_the_room() {
 }
 
 #[test]
+fn event_times_beyond_two_to_the_53_are_stored_exactly() {
+    // The room object reads the event with serde_json: JSON.parse would round this number.
+    let w = signed_worker();
+    let room = unique_room();
+    let big: i64 = (1 << 53) + 1;
+    let mut event = started(room, "task-1", now());
+    event["EventData"]["PushStartTime"] = json!(big);
+    assert_eq!(outcome(w, &signed(event)), "applied");
+    assert_eq!(w.room(room)["startedAt"], big);
+}
+
+#[test]
 fn oversized_bodies_are_refused_by_length_and_by_bytes_read() {
     let w = signed_worker();
     let mut big = signed(started(unique_room(), "big", now()));
