@@ -77,12 +77,34 @@ const SECRETS: &[&str] = &[
     "ADMIN_TOKEN",
 ];
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, taken from below the kernel's ephemeral range
+/// (`ip_local_port_range`, 32768 and up by default). A port that `bind(0)` handed out could be
+/// given again to workerd's own listeners or to an outgoing connection before wrangler binds
+/// it (CI saw "Address already in use" for an inspector port that way); these ports are only
+/// ever taken by someone asking for them by number. Each test process starts at its own
+/// offset and walks the range, so concurrent test binaries rarely try the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    const LOW: u32 = 20_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let high = ephemeral_low().clamp(LOW + 1_000, 32_768);
+    let span = high - LOW;
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = (LOW + (start + n) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{high}");
+}
+
+/// The first port of the kernel's ephemeral range.
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A command for `program` with `node_modules/.bin` (Node 22, wrangler) first on PATH and
@@ -111,6 +133,15 @@ pub fn signed_vars() -> Vec<(&'static str, String)> {
         ("CALLBACK_KEY_PREVIOUS", PREVIOUS_KEY.into()),
         ("MAX_EXPIRE_AHEAD_SECONDS", "3600".into()),
     ]
+}
+
+/// How a start of `wrangler dev` went.
+enum Ready {
+    Yes,
+    /// Wrangler could not bind one of its ports.
+    PortTaken,
+    /// No answer within the deadline.
+    No,
 }
 
 /// One `wrangler dev` process with its own config, port and KV directory.
@@ -162,41 +193,49 @@ impl Worker {
             .map(|(name, value)| format!("{name}={value:?}\n"))
             .collect();
         std::fs::write(dir.join(".dev.vars"), dev_vars).expect("write .dev.vars");
-        let log_path = dir.join("wrangler.log");
-        let log = std::fs::File::create(&log_path).expect("create log");
-        let port = free_port();
-        let inspector = free_port();
-
-        let mut child = node_command("bash")
-            .arg(root().join("tests/support/guard.sh"))
-            .arg(&wrangler)
-            .args(["dev", "--config"])
-            .arg(&config)
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &inspector.to_string()])
-            .arg("--persist-to")
-            .arg(&state_dir)
-            .args(["--show-interactive-dev-session=false", "--log-level", "log"])
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("start wrangler dev");
-        let guard_stdin = child.stdin.take();
-        let mut worker = Worker {
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-            state_dir,
-            log_path,
-            child,
-            guard_stdin,
-        };
-        worker.wait_ready();
-        worker
+        // A port can still be taken between the check and wrangler's bind (by a process
+        // outside this harness): then wrangler says so and hangs, and it is started again on
+        // other ports.
+        for attempt in 1.. {
+            let log_path = dir.join(format!("wrangler-{attempt}.log"));
+            let log = std::fs::File::create(&log_path).expect("create log");
+            let port = free_port();
+            let inspector = free_port();
+            let mut child = node_command("bash")
+                .arg(root().join("tests/support/guard.sh"))
+                .arg(&wrangler)
+                .args(["dev", "--config"])
+                .arg(&config)
+                .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--inspector-port", &inspector.to_string()])
+                .arg("--persist-to")
+                .arg(&state_dir)
+                .args(["--show-interactive-dev-session=false", "--log-level", "log"])
+                .current_dir(&dir)
+                .stdin(Stdio::piped())
+                .stdout(log.try_clone().expect("log handle"))
+                .stderr(log)
+                .spawn()
+                .expect("start wrangler dev");
+            let guard_stdin = child.stdin.take();
+            let mut worker = Worker {
+                base: format!("http://127.0.0.1:{port}"),
+                port,
+                state_dir: state_dir.clone(),
+                log_path,
+                child,
+                guard_stdin,
+            };
+            match worker.wait_ready() {
+                Ready::Yes => return worker,
+                Ready::PortTaken if attempt < 3 => worker.shutdown(),
+                _ => panic!("wrangler dev did not answer in 90 s:\n{}", worker.logs()),
+            }
+        }
+        unreachable!("the loop returns or panics")
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Ready {
         let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -204,12 +243,15 @@ impl Worker {
             }
             if let Ok(res) = try_request(self.port, "GET", "/healthz", &[], b"") {
                 if res.status > 0 {
-                    return;
+                    return Ready::Yes;
                 }
+            }
+            if self.logs().contains("Address already in use") {
+                return Ready::PortTaken;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("wrangler dev did not answer in 90 s:\n{}", self.logs());
+        Ready::No
     }
 
     /// CPU time (user + system, ms) used so far by the `workerd` processes that run this
