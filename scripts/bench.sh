@@ -31,6 +31,12 @@ sizes build/index_bg.wasm
 sizes build/index.js
 sizes build/worker/shim.mjs
 
+say "platform floor: every binding kind the worker uses, with the least logic (benches/floor)"
+build_floor >/dev/null
+sizes benches/floor/build/index_bg.wasm
+echo "the worker's own logic: $(( $(gzip -9 -c build/index_bg.wasm | wc -c) \
+  - $(gzip -9 -c benches/floor/build/index_bg.wasm | wc -c) )) bytes gzip -9 over the floor"
+
 say "native core (cargo bench --bench core)"
 cargo bench --bench core
 

@@ -115,7 +115,19 @@ WASM_FEATURES=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-f
 # "Benchmarks").
 build_worker() {
   (cd "$ROOT" && worker-build --release) || return
-  local wasm="$ROOT/build/index_bg.wasm"
-  "$WASM_OPT_BIN" "$wasm" "${WASM_FEATURES[@]}" -Oz --strip-debug --strip-producers \
-    -o "$wasm.tmp" && mv "$wasm.tmp" "$wasm"
+  strip_wasm "$ROOT/build/index_bg.wasm"
+}
+
+# build_worker's second wasm-opt pass, on one wasm file in place.
+strip_wasm() {
+  "$WASM_OPT_BIN" "$1" "${WASM_FEATURES[@]}" -Oz --strip-debug --strip-producers \
+    -o "$1.tmp" && mv "$1.tmp" "$1"
+}
+
+# Builds benches/floor (the platform floor of the worker's size) the way build_worker builds
+# the worker, into benches/floor/build/.
+build_floor() {
+  (cd "$ROOT/benches/floor" && CARGO_TARGET_DIR="$ROOT/target/floor" worker-build --release) \
+    || return
+  strip_wasm "$ROOT/benches/floor/build/index_bg.wasm"
 }
