@@ -25,12 +25,9 @@ pub enum Route {
     Live(String),
     Rooms,
     Health,
-    ClientScript,
-    Page,
     /// Anything under `/admin/`, with what it asks for or why it cannot be served. The admin
     /// handler checks `ADMIN_TOKEN` and the bearer token before it looks at either.
     Admin(Result<AdminRoute, ApiError>),
-    OpenApi,
 }
 
 impl Route {
@@ -43,11 +40,8 @@ impl Route {
             Route::Live(_) => "/rooms/{roomId}/live",
             Route::Rooms => "/rooms",
             Route::Health => "/healthz",
-            Route::ClientScript => "/client.js",
-            Route::Page => "/",
             Route::Admin(Ok(admin)) => admin.template(),
             Route::Admin(Err(_)) => "/admin/*",
-            Route::OpenApi => "/openapi.json",
         }
     }
 }
@@ -70,9 +64,6 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         "/callback" => (Route::Callback, ALLOW_CALLBACK),
         "/rooms" => (Route::Rooms, ALLOW_READ),
         "/healthz" => (Route::Health, ALLOW_READ),
-        "/client.js" => (Route::ClientScript, ALLOW_READ),
-        "/openapi.json" => (Route::OpenApi, ALLOW_READ),
-        "/" => (Route::Page, ALLOW_READ),
         _ => match path
             .strip_prefix("/rooms/")
             .map(|rest| rest.split_once('/'))
@@ -132,18 +123,15 @@ mod tests {
         );
         assert_eq!(route("GET", "/rooms"), Ok(Route::Rooms));
         assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
-        assert_eq!(route("GET", "/client.js"), Ok(Route::ClientScript));
-        assert_eq!(route("GET", "/"), Ok(Route::Page));
     }
 
     #[test]
-    fn openapi_document_is_read_only() {
-        assert_eq!(route("GET", "/openapi.json"), Ok(Route::OpenApi));
-        assert_eq!(route("HEAD", "/openapi.json"), Ok(Route::OpenApi));
-        assert_eq!(
-            route("POST", "/openapi.json"),
-            Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS"))
-        );
+    fn static_files_are_not_the_workers() {
+        // wrangler.toml's [assets] serves them before the worker runs; one that reaches the
+        // worker (a deployment without the assets) finds nothing here.
+        for path in ["/", "/client.js", "/client.d.ts", "/openapi.json"] {
+            assert_eq!(route("GET", path), Err(ApiError::NotFound), "{path}");
+        }
     }
 
     #[test]

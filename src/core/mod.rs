@@ -13,7 +13,6 @@ pub mod http;
 pub mod live;
 pub mod log;
 pub mod object;
-pub mod page;
 pub mod readmodel;
 pub mod reconcile;
 pub mod room;

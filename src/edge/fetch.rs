@@ -20,7 +20,6 @@ use crate::core::delivery::{self, QUEUE_BINDING};
 use crate::core::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
 use crate::core::live;
 use crate::core::log::RequestLog;
-use crate::core::page;
 use crate::core::status;
 use crate::{route, Route};
 
@@ -73,7 +72,6 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         }
     };
     let origin = header(req, "origin");
-    let if_none_match = header(req, "if-none-match");
     let answer = match route {
         Ok(Route::Callback) => receive_callback(req, env, &config, log).await,
         Ok(Route::Preflight) => Ok(http::preflight(&config.allowed_origins, origin.as_deref())),
@@ -86,10 +84,7 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
             Err(e) => Err(e),
         },
         Ok(Route::Health) => Ok(health(&config)),
-        Ok(Route::ClientScript) => Ok(page::client_script(if_none_match.as_deref())),
-        Ok(Route::Page) => Ok(page::index_page(if_none_match.as_deref())),
         Ok(Route::Admin(admin)) => admin::handle(req, env, &config, admin, log).await,
-        Ok(Route::OpenApi) => Ok(page::openapi_document(if_none_match.as_deref())),
         Err(e) => Err(e),
     };
     let mut reply = answer.unwrap_or_else(|e| {

@@ -373,6 +373,16 @@ max_batch_timeout = 1
 max_retries = 3
 "#;
 
+/// The static files as in wrangler.toml's `[assets]`: served by the assets layer, every other
+/// path by the worker.
+pub fn assets_table() -> String {
+    format!(
+        "\n[assets]\ndirectory = {:?}\nhtml_handling = \"auto-trailing-slash\"\n\
+         not_found_handling = \"none\"\n",
+        root().join("static").display().to_string()
+    )
+}
+
 fn wrangler_toml(main: &Path, vars: &[(&str, String)], bindings: Bindings) -> String {
     let mut toml = format!(
         "name = \"tiw-push-edge-e2e\"\nmain = {main:?}\ncompatibility_date = \"2026-11-01\"\n\
@@ -381,6 +391,7 @@ fn wrangler_toml(main: &Path, vars: &[(&str, String)], bindings: Bindings) -> St
          [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"RoomObject\"]\n",
         main = main.display().to_string()
     );
+    toml.push_str(&assets_table());
     if bindings == Bindings::All {
         toml.push_str(QUEUE_BINDINGS);
     }
