@@ -119,6 +119,15 @@ fn deploy_dry_run_bundles_the_local_and_production_configs_offline() {
         let output = result.output();
         assert_eq!(result.code, Some(0), "dry-run ({label}) failed:\n{output}");
         assert!(output.contains("--dry-run: exiting now"), "{output}");
+        // The static files go up as Workers Static Assets in every environment ([assets] is
+        // inherited): the whole of static/ (wrangler reads _headers as their headers).
+        let static_dir = root().join("static");
+        let count = std::fs::read_dir(&static_dir).expect("static/").count();
+        let assets = format!(
+            "Read {count} files from the assets directory {}",
+            static_dir.display()
+        );
+        assert!(output.contains(&assets), "({label}) no {assets}:\n{output}");
 
         let files: Vec<String> = std::fs::read_dir(&outdir)
             .expect("read outdir")
