@@ -10,6 +10,7 @@ pub mod core;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 
+use crate::core::assets::StaticFile;
 use crate::core::delivery::{self, AdminRoute};
 use crate::core::http::ApiError;
 
@@ -25,6 +26,8 @@ pub enum Route {
     Live(String),
     Rooms,
     Health,
+    /// `/`, `/client.js`, `/client.d.ts`, `/openapi.json`: a file of the assets binding.
+    Static(StaticFile),
     /// Anything under `/admin/`, with what it asks for or why it cannot be served. The admin
     /// handler checks `ADMIN_TOKEN` and the bearer token before it looks at either.
     Admin(Result<AdminRoute, ApiError>),
@@ -40,6 +43,7 @@ impl Route {
             Route::Live(_) => "/rooms/{roomId}/live",
             Route::Rooms => "/rooms",
             Route::Health => "/healthz",
+            Route::Static(file) => file.path(),
             Route::Admin(Ok(admin)) => admin.template(),
             Route::Admin(Err(_)) => "/admin/*",
         }
@@ -70,7 +74,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         {
             Some(None) => (Route::Room(path["/rooms/".len()..].to_string()), ALLOW_READ),
             Some(Some((id, "live"))) => (Route::Live(id.to_string()), ALLOW_LIVE),
-            _ => return Err(ApiError::NotFound),
+            _ => match StaticFile::at(path) {
+                Some(file) => (Route::Static(file), ALLOW_READ),
+                None => return Err(ApiError::NotFound),
+            },
         },
     };
     let method_fits = match route {
@@ -126,12 +133,22 @@ mod tests {
     }
 
     #[test]
-    fn static_files_are_not_the_workers() {
-        // wrangler.toml's [assets] serves them before the worker runs; one that reaches the
-        // worker (a deployment without the assets) finds nothing here.
-        for path in ["/", "/client.js", "/client.d.ts", "/openapi.json"] {
-            assert_eq!(route("GET", path), Err(ApiError::NotFound), "{path}");
+    fn static_files_are_read_only_routes_of_the_worker() {
+        // The worker runs first for them too (wrangler.toml `run_worker_first = true`).
+        for file in StaticFile::ALL {
+            let path = file.path();
+            assert_eq!(route("GET", path), Ok(Route::Static(file)), "{path}");
+            assert_eq!(route("HEAD", path), Ok(Route::Static(file)), "{path}");
+            assert_eq!(route("OPTIONS", path), Ok(Route::Preflight), "{path}");
+            for method in ["POST", "PUT", "DELETE", "QUERY"] {
+                assert_eq!(
+                    route(method, path),
+                    Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
+                    "{method} {path}"
+                );
+            }
         }
+        assert_eq!(route("GET", "/index.html"), Err(ApiError::NotFound));
     }
 
     #[test]
