@@ -8,8 +8,8 @@
 //! `target`: each callback row is a valid signed callback for it but for its one fault, and
 //! the status and live rows name it, so a row wrongly accepted would show. Around the rows:
 //! - per row: the request's log line says the same status and code, no room-object call, no
-//!   KV write, nothing forwarded or enqueued (but for the few the local runtime or the assets
-//!   layer answers itself, see [`Expect::Runtime`] and [`Expect::Assets`]);
+//!   KV write, nothing forwarded or enqueued (but for the few the local runtime answers
+//!   itself, see [`Expect::Runtime`]);
 //! - a live viewer of `target` connected before the rows gets its first message, then nothing;
 //! - `target`'s status (body and ETag) and its object's log lines are the same after the rows;
 //! - the origin stub gets exactly the bodies of the rows accepted by design (other rooms),
@@ -67,10 +67,6 @@ enum Expect {
     /// object accepts the socket and the proxy then refuses the client. The checks around
     /// the rows still hold for these (nothing stored, pushed, forwarded or queued).
     Runtime(u16),
-    /// Refused by the assets layer (Workers Static Assets, wrangler.toml `[assets]`) before
-    /// the worker runs: a method other than GET or HEAD on a static file is 405 with an empty
-    /// body, `Allow: GET, HEAD` (static/_headers) and no `x-request-id`.
-    Assets,
 }
 
 struct Row {
@@ -674,6 +670,7 @@ fn request_rows(m: &mut Matrix) {
         ("POST", room_path.as_str()),
         ("POST", "/rooms"),
         ("PUT", "/healthz"),
+        ("DELETE", "/openapi.json"),
     ] {
         m.request(
             format!("method: {method} {path}"),
@@ -682,21 +679,6 @@ fn request_rows(m: &mut Matrix) {
             &json_ct,
             valid.as_bytes(),
             METHOD,
-        );
-    }
-    // The static files are the assets layer's: it refuses other methods itself.
-    for (method, path) in [
-        ("DELETE", "/openapi.json"),
-        ("POST", "/client.js"),
-        ("PUT", "/"),
-    ] {
-        m.request(
-            format!("method: {method} {path} (a static file)"),
-            method,
-            path,
-            &json_ct,
-            valid.as_bytes(),
-            Expect::Assets,
         );
     }
     for path in [
@@ -1374,13 +1356,6 @@ fn check_row(w: &Worker, row: &Row) {
     let (status, code) = match row.expect {
         Expect::Runtime(status) => {
             assert_eq!(res.status, status, "{}: {}", row.name, res.text());
-            assert_eq!(res.header("x-request-id"), None, "{}", row.name);
-            return;
-        }
-        Expect::Assets => {
-            assert_eq!(res.status, 405, "{}: {}", row.name, res.text());
-            assert_eq!(res.header("allow"), Some("GET, HEAD"), "{}", row.name);
-            assert!(res.body.is_empty(), "{}: {}", row.name, res.text());
             assert_eq!(res.header("x-request-id"), None, "{}", row.name);
             return;
         }

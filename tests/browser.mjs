@@ -395,8 +395,8 @@ async function endedWatchesStopPolling(page, replaced) {
 
 /**
  * A page of another origin imports client.js and reads openapi.json: both are cross-origin
- * requests that need CORS, which the static files get from static/_headers (the assets layer
- * serves them without the worker). The other origin is the same server under the other
+ * requests that need CORS, which the worker gives the static files as any answer (its
+ * `ALLOWED_ORIGINS`, `*` by default here; it reads them from the assets). The other origin is the same server under the other
  * loopback host name (localhost / 127.0.0.1), showing its /healthz: a real loopback page, so
  * Chromium's local-network-access rules stay out of the way, and one without a CSP.
  */
