@@ -10,6 +10,7 @@ pub mod core;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 
+use crate::core::assets::StaticFile;
 use crate::core::delivery::{self, AdminRoute};
 use crate::core::http::ApiError;
 
@@ -25,12 +26,11 @@ pub enum Route {
     Live(String),
     Rooms,
     Health,
-    ClientScript,
-    Page,
+    /// `/`, `/client.js`, `/client.d.ts`, `/openapi.json`: a file of the assets binding.
+    Static(StaticFile),
     /// Anything under `/admin/`, with what it asks for or why it cannot be served. The admin
     /// handler checks `ADMIN_TOKEN` and the bearer token before it looks at either.
     Admin(Result<AdminRoute, ApiError>),
-    OpenApi,
 }
 
 impl Route {
@@ -43,11 +43,9 @@ impl Route {
             Route::Live(_) => "/rooms/{roomId}/live",
             Route::Rooms => "/rooms",
             Route::Health => "/healthz",
-            Route::ClientScript => "/client.js",
-            Route::Page => "/",
+            Route::Static(file) => file.path(),
             Route::Admin(Ok(admin)) => admin.template(),
             Route::Admin(Err(_)) => "/admin/*",
-            Route::OpenApi => "/openapi.json",
         }
     }
 }
@@ -70,16 +68,16 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         "/callback" => (Route::Callback, ALLOW_CALLBACK),
         "/rooms" => (Route::Rooms, ALLOW_READ),
         "/healthz" => (Route::Health, ALLOW_READ),
-        "/client.js" => (Route::ClientScript, ALLOW_READ),
-        "/openapi.json" => (Route::OpenApi, ALLOW_READ),
-        "/" => (Route::Page, ALLOW_READ),
         _ => match path
             .strip_prefix("/rooms/")
             .map(|rest| rest.split_once('/'))
         {
             Some(None) => (Route::Room(path["/rooms/".len()..].to_string()), ALLOW_READ),
             Some(Some((id, "live"))) => (Route::Live(id.to_string()), ALLOW_LIVE),
-            _ => return Err(ApiError::NotFound),
+            _ => match StaticFile::at(path) {
+                Some(file) => (Route::Static(file), ALLOW_READ),
+                None => return Err(ApiError::NotFound),
+            },
         },
     };
     let method_fits = match route {
@@ -132,18 +130,25 @@ mod tests {
         );
         assert_eq!(route("GET", "/rooms"), Ok(Route::Rooms));
         assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
-        assert_eq!(route("GET", "/client.js"), Ok(Route::ClientScript));
-        assert_eq!(route("GET", "/"), Ok(Route::Page));
     }
 
     #[test]
-    fn openapi_document_is_read_only() {
-        assert_eq!(route("GET", "/openapi.json"), Ok(Route::OpenApi));
-        assert_eq!(route("HEAD", "/openapi.json"), Ok(Route::OpenApi));
-        assert_eq!(
-            route("POST", "/openapi.json"),
-            Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS"))
-        );
+    fn static_files_are_read_only_routes_of_the_worker() {
+        // The worker runs first for them too (wrangler.toml `run_worker_first = true`).
+        for file in StaticFile::ALL {
+            let path = file.path();
+            assert_eq!(route("GET", path), Ok(Route::Static(file)), "{path}");
+            assert_eq!(route("HEAD", path), Ok(Route::Static(file)), "{path}");
+            assert_eq!(route("OPTIONS", path), Ok(Route::Preflight), "{path}");
+            for method in ["POST", "PUT", "DELETE", "QUERY"] {
+                assert_eq!(
+                    route(method, path),
+                    Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
+                    "{method} {path}"
+                );
+            }
+        }
+        assert_eq!(route("GET", "/index.html"), Err(ApiError::NotFound));
     }
 
     #[test]

@@ -671,6 +671,11 @@ fn request_rows(m: &mut Matrix) {
         ("POST", "/rooms"),
         ("PUT", "/healthz"),
         ("DELETE", "/openapi.json"),
+        // The static files are Workers Static Assets, read by the worker (run_worker_first):
+        // its method rules hold on them all.
+        ("POST", "/client.js"),
+        ("PATCH", "/client.d.ts"),
+        ("PUT", "/"),
     ] {
         m.request(
             format!("method: {method} {path}"),

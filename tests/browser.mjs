@@ -1,6 +1,7 @@
 // Headless-Chromium end-to-end test of the status page (`GET /`) and the browser client
-// (`GET /client.js`) against a running worker: first live, over the WebSocket of
-// `GET /rooms/{id}/live`, then with that socket refused, falling back to conditional polling.
+// (`GET /client.js`), both static assets, against a running worker: first live, over the
+// WebSocket of `GET /rooms/{id}/live`, then with that socket refused, falling back to
+// conditional polling; and the client imported by a page of another origin (CORS).
 //
 //   node tests/browser.mjs <baseUrl> <callbackKey> <sdkAppId>
 //   (or BASE_URL, CALLBACK_KEY, SDK_APP_ID in the environment)
@@ -392,6 +393,34 @@ async function endedWatchesStopPolling(page, replaced) {
   );
 }
 
+/**
+ * A page of another origin imports client.js and reads openapi.json: both are cross-origin
+ * requests that need CORS, which the worker gives the static files as any answer (its
+ * `ALLOWED_ORIGINS`, `*` by default here; it reads them from the assets). The other origin is the same server under the other
+ * loopback host name (localhost / 127.0.0.1), showing its /healthz: a real loopback page, so
+ * Chromium's local-network-access rules stay out of the way, and one without a CSP.
+ */
+async function anotherOriginLoadsTheStaticFiles(page) {
+  const server = new URL(base);
+  const otherHost = server.hostname === "localhost" ? "127.0.0.1" : "localhost";
+  const other = `${server.protocol}//${otherHost}:${server.port}`;
+  const errors = [];
+  page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
+  await page.goto(`${other}/healthz`, { timeout: WAIT_MS });
+  const seen = await page
+    .evaluate(async (base) => {
+      const client = await import(`${base}/client.js`);
+      const doc = await (await fetch(`${base}/openapi.json`)).json();
+      return { watchRoom: typeof client.watchRoom, openapi: doc.openapi };
+    }, base)
+    .catch((error) => ({ error: error.message }));
+  check(
+    seen.watchRoom === "function" && seen.openapi === "3.1.0",
+    `a page of ${other} could not use the static files: ${JSON.stringify(seen)}\n  ${errors.join("\n  ")}`,
+  );
+  ok(`a page of ${other} imports ${base}/client.js and reads /openapi.json (CORS)`);
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -427,6 +456,11 @@ async function main() {
     watchProblems(livePage);
     await pageFollowsTheRoomLive(livePage);
     await livePage.close();
+
+    // Not watched for problems: Chromium asks that origin for a favicon (the worker's 404).
+    const otherOrigin = await browser.newPage();
+    await anotherOriginLoadsTheStaticFiles(otherOrigin);
+    await otherOrigin.close();
 
     // The same page with every live socket refused (closed before any message): it polls.
     const page = await browser.newPage();

@@ -119,6 +119,21 @@ fn deploy_dry_run_bundles_the_local_and_production_configs_offline() {
         let output = result.output();
         assert_eq!(result.code, Some(0), "dry-run ({label}) failed:\n{output}");
         assert!(output.contains("--dry-run: exiting now"), "{output}");
+        // The static files go up as Workers Static Assets in every environment ([assets] is
+        // inherited, its binding too): the whole of static/, read by the worker via ASSETS.
+        let static_dir = root().join("static");
+        let count = std::fs::read_dir(&static_dir).expect("static/").count();
+        let assets = format!(
+            "Read {count} files from the assets directory {}",
+            static_dir.display()
+        );
+        assert!(output.contains(&assets), "({label}) no {assets}:\n{output}");
+        assert!(
+            output
+                .lines()
+                .any(|l| l.trim_start().starts_with("env.ASSETS ") && l.contains("Assets")),
+            "({label}) no ASSETS binding:\n{output}"
+        );
 
         let files: Vec<String> = std::fs::read_dir(&outdir)
             .expect("read outdir")

@@ -2,6 +2,7 @@
 //! merged room state, and the rendering of every answer, compiles and is tested natively.
 
 pub mod accept;
+pub mod assets;
 pub mod base64;
 pub mod cache;
 pub mod callback;
@@ -13,7 +14,6 @@ pub mod http;
 pub mod live;
 pub mod log;
 pub mod object;
-pub mod page;
 pub mod readmodel;
 pub mod reconcile;
 pub mod room;

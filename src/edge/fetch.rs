@@ -7,20 +7,22 @@ use std::rc::Rc;
 
 use futures_util::StreamExt;
 use serde_json::json;
-use worker::{js_sys, wasm_bindgen::JsValue, Date, Env, Request, Response};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{js_sys, web_sys, worker_sys, Date, Env, Request, Response};
 
 use super::into_response;
 use super::room_object;
 use super::store::{Store, KV_BINDING};
 use super::{admin, queue};
 use crate::core::accept;
+use crate::core::assets::{self, StaticFile};
 use crate::core::callback::{self, Event, Verified};
 use crate::core::config::{Config, ConfigError, OriginDelivery};
 use crate::core::delivery::{self, QUEUE_BINDING};
 use crate::core::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
 use crate::core::live;
 use crate::core::log::RequestLog;
-use crate::core::page;
 use crate::core::status;
 use crate::{route, Route};
 
@@ -73,7 +75,6 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         }
     };
     let origin = header(req, "origin");
-    let if_none_match = header(req, "if-none-match");
     let answer = match route {
         Ok(Route::Callback) => receive_callback(req, env, &config, log).await,
         Ok(Route::Preflight) => Ok(http::preflight(&config.allowed_origins, origin.as_deref())),
@@ -86,10 +87,8 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
             Err(e) => Err(e),
         },
         Ok(Route::Health) => Ok(health(&config)),
-        Ok(Route::ClientScript) => Ok(page::client_script(if_none_match.as_deref())),
-        Ok(Route::Page) => Ok(page::index_page(if_none_match.as_deref())),
+        Ok(Route::Static(file)) => static_file(req, env, file).await,
         Ok(Route::Admin(admin)) => admin::handle(req, env, &config, admin, log).await,
-        Ok(Route::OpenApi) => Ok(page::openapi_document(if_none_match.as_deref())),
         Err(e) => Err(e),
     };
     let mut reply = answer.unwrap_or_else(|e| {
@@ -292,6 +291,34 @@ async fn read_status(
     reply.header("x-poll-interval", &config.poll_interval_seconds.to_string());
     reply.header("x-kv-reads", &kv_reads.to_string());
     Ok(reply)
+}
+
+/// `GET`/`HEAD` of a static file: its bytes from the assets binding (always a plain `GET` of
+/// the file, so the worker's own ETag and 304 apply, `core::assets`).
+async fn static_file(req: &Request, env: &Env, file: StaticFile) -> Result<Reply, ApiError> {
+    let fetcher: worker_sys::Fetcher = env
+        .assets(assets::BINDING)
+        .map_err(|_| ApiError::NotConfigured(assets::BINDING))?
+        .into_rpc();
+    // The host is not looked at: the binding serves this worker's assets by path alone.
+    // `fetch(url)` directly: worker's `Fetcher::fetch` also compiles in its `RequestInit`
+    // conversion (`cf` properties and all, ~6 KB of gzipped wasm) even when given none.
+    let url = format!("https://assets.invalid{}", file.asset_path());
+    let promise = fetcher
+        .fetch_with_str(&url)
+        .map_err(|_| ApiError::Internal)?;
+    let response: web_sys::Response = JsFuture::from(promise)
+        .await
+        .and_then(|value| value.dyn_into())
+        .map_err(|_| ApiError::Internal)?;
+    let status = response.status();
+    let body = match status {
+        200 => super::body_text(response.into())
+            .await
+            .ok_or(ApiError::Internal)?,
+        _ => String::new(),
+    };
+    assets::reply(file, status, body, header(req, "if-none-match").as_deref())
 }
 
 fn health(config: &Config) -> Reply {

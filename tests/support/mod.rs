@@ -170,6 +170,11 @@ impl Worker {
         Worker::launch(vars, temp_dir("kv"), Bindings::NoQueues)
     }
 
+    /// Starts without `[assets]` (to test that the static files fail clearly without them).
+    pub fn start_without_assets(vars: &[(&str, String)]) -> Worker {
+        Worker::launch(vars, temp_dir("kv"), Bindings::NoAssets)
+    }
+
     fn launch(vars: &[(&str, String)], state_dir: PathBuf, bindings: Bindings) -> Worker {
         let main = root().join("build/index.js");
         assert!(
@@ -348,6 +353,7 @@ impl Drop for Worker {
 enum Bindings {
     All,
     NoQueues,
+    NoAssets,
 }
 
 /// Queued delivery (`ORIGIN_DELIVERY=queue`): the producer, the consumer with its limits set
@@ -373,6 +379,16 @@ max_batch_timeout = 1
 max_retries = 3
 "#;
 
+/// The static files as in wrangler.toml's `[assets]`: the worker runs first for every path and
+/// reads the files through the `ASSETS` binding.
+pub fn assets_table() -> String {
+    format!(
+        "\n[assets]\ndirectory = {:?}\nbinding = \"ASSETS\"\nrun_worker_first = true\n\
+         html_handling = \"none\"\nnot_found_handling = \"none\"\n",
+        root().join("static").display().to_string()
+    )
+}
+
 fn wrangler_toml(main: &Path, vars: &[(&str, String)], bindings: Bindings) -> String {
     let mut toml = format!(
         "name = \"tiw-push-edge-e2e\"\nmain = {main:?}\ncompatibility_date = \"2026-11-01\"\n\
@@ -381,7 +397,10 @@ fn wrangler_toml(main: &Path, vars: &[(&str, String)], bindings: Bindings) -> St
          [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"RoomObject\"]\n",
         main = main.display().to_string()
     );
-    if bindings == Bindings::All {
+    if bindings != Bindings::NoAssets {
+        toml.push_str(&assets_table());
+    }
+    if bindings != Bindings::NoQueues {
         toml.push_str(QUEUE_BINDINGS);
     }
     toml.push_str("\n[vars]\n");
