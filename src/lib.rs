@@ -109,7 +109,7 @@ async fn fetch(
 #[cfg(target_arch = "wasm32")]
 #[worker::event(queue)]
 async fn queue(
-    batch: worker::MessageBatch<serde_json::Value>,
+    batch: worker::MessageBatch<worker::wasm_bindgen::JsValue>,
     env: worker::Env,
     _ctx: worker::Context,
 ) -> worker::Result<()> {

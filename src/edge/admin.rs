@@ -9,10 +9,11 @@
 use serde_json::json;
 use worker::{Env, Request};
 
+use super::bindings::Queue;
 use super::dead_letters::DeadLetters;
 use super::fetch::{header, read_body};
 use crate::core::config::Config;
-use crate::core::delivery::{self, AdminRoute, Replay, QUEUE_BINDING};
+use crate::core::delivery::{self, AdminRoute, DeliveryQueue, Replay, QUEUE_BINDING};
 use crate::core::http::{self, ApiError, Reply};
 use crate::core::log::RequestLog;
 
@@ -59,9 +60,7 @@ async fn replay(
     log: &mut RequestLog,
 ) -> Result<Reply, ApiError> {
     let request = delivery::parse_replay(&read_body(req).await?)?;
-    let queue = env
-        .queue(QUEUE_BINDING)
-        .map_err(|_| ApiError::NotConfigured(QUEUE_BINDING))?;
+    let queue = Queue::bound(env, QUEUE_BINDING).ok_or(ApiError::NotConfigured(QUEUE_BINDING))?;
     let (ids, all, more) = match request {
         Replay::Ids(ids) => (ids, false, false),
         Replay::All => {

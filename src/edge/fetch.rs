@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use worker::{js_sys, wasm_bindgen::JsValue, Date, Env, Request, Response};
 
+use super::bindings::Kv;
 use super::into_response;
 use super::room_object;
 use super::store::{Store, KV_BINDING};
@@ -355,7 +356,7 @@ fn read_config(env: &Env) -> Result<Config, ConfigError> {
     let config = super::env_config(env)?;
     for binding in [KV_BINDING, room_object::BINDING] {
         let bound = match binding {
-            KV_BINDING => env.kv(binding).is_ok(),
+            KV_BINDING => Kv::bound(env, binding).is_some(),
             _ => env.durable_object(binding).is_ok(),
         };
         if !bound {
@@ -371,9 +372,7 @@ fn read_config(env: &Env) -> Result<Config, ConfigError> {
 }
 
 fn store(env: &Env, config: &Config) -> Result<Store, ApiError> {
-    let kv = env
-        .kv(KV_BINDING)
-        .map_err(|_| ApiError::NotConfigured(KV_BINDING))?;
+    let kv = Kv::bound(env, KV_BINDING).ok_or(ApiError::NotConfigured(KV_BINDING))?;
     Ok(Store::new(kv, config.poll_interval_seconds))
 }
 
