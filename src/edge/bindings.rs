@@ -1,4 +1,4 @@
-//! Workers KV and a queue producer, called directly. workers-rs converts every option object,
+//! Workers KV and queues (sending, and a batch's messages), called directly. workers-rs converts every option object,
 //! value and answer of these APIs with serde_wasm_bindgen (and a stored value's `f64` text
 //! with `f64`'s formatter); every value this worker keeps or sends is JSON text written by
 //! serde_json already, so here it goes to the runtime as a string, or as `JSON.parse` of that
@@ -8,6 +8,7 @@
 use worker::js_sys::{Array, Map, Object, Promise, Reflect, JSON};
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::{Message, MessageBatch};
 use worker::Env;
 
 #[wasm_bindgen]
@@ -154,6 +155,42 @@ impl Queue {
         settle(self.0.send(message, options(&fields)))
             .await
             .map(drop)
+    }
+}
+
+/// The messages of a queue batch, and the name of the queue they came from.
+pub fn batch_messages(batch: &MessageBatch) -> (String, Vec<QueueMessage>) {
+    let queue = batch.queue().map(String::from).unwrap_or_default();
+    let messages = batch
+        .messages()
+        .map(|all| {
+            all.iter()
+                .map(|m| QueueMessage(m.unchecked_into()))
+                .collect()
+        })
+        .unwrap_or_default();
+    (queue, messages)
+}
+
+/// One message of a queue batch. Acking or retrying it only marks it; the runtime acts
+/// once the handler returns, so neither can fail in a way worth telling.
+pub struct QueueMessage(Message);
+
+impl QueueMessage {
+    /// The body as JSON text (`JSON.stringify`); `None` for a body JSON cannot hold.
+    pub fn json_body(&self) -> Option<String> {
+        JSON::stringify(&self.0.body().ok()?).ok()?.as_string()
+    }
+
+    pub fn ack(&self) {
+        let _ = self.0.ack();
+    }
+
+    /// Brings the message back after `delay_seconds`.
+    pub fn retry_in(&self, delay_seconds: u32) {
+        let _ = self
+            .0
+            .retry(options(&[("delaySeconds", delay_seconds.into())]));
     }
 }
 

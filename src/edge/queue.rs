@@ -11,12 +11,10 @@
 //! Not here: the policy (`core::delivery`), the HTTP request (`origin`), KV (`dead_letters`).
 
 use futures_util::StreamExt;
-use worker::{
-    js_sys, wasm_bindgen::JsValue, Date, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder,
-    RawMessage,
-};
+use worker::worker_sys::MessageBatch;
+use worker::{js_sys, Date, Env};
 
-use super::bindings::Queue;
+use super::bindings::{self, Queue, QueueMessage};
 use super::dead_letters::DeadLetters;
 use super::origin::{self, Forward};
 use crate::core::accept::Origin;
@@ -106,10 +104,11 @@ pub fn has_queue(env: &Env) -> bool {
 /// The queue entry: a batch from the delivery queue is delivered; a batch from its
 /// dead-letter queue (messages the consumer failed on until the queue gave up) is kept as
 /// dead letters.
-pub async fn consume(batch: MessageBatch<JsValue>, env: Env) {
-    let messages: Vec<Message> = batch
-        .raw_iter()
-        .filter_map(|m| match json_text(&m.body()) {
+pub async fn consume(batch: MessageBatch, env: Env) {
+    let (queue, messages) = bindings::batch_messages(&batch);
+    let messages: Vec<Message> = messages
+        .into_iter()
+        .filter_map(|m| match m.json_body() {
             Some(text) => Some((m, text)),
             // Not a JSON message: nothing this worker sent. The queue acks it when the
             // handler returns.
@@ -119,7 +118,7 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: Env) {
             }
         })
         .collect();
-    if delivery::is_dead_letter_queue(&batch.queue()) {
+    if delivery::is_dead_letter_queue(&queue) {
         keep_dead_letter_queue(messages, &env).await;
     } else {
         deliver_batch(messages, &env).await;
@@ -154,16 +153,11 @@ async fn deliver_batch(messages: Vec<Message>, env: &Env) {
         .await;
 }
 
-/// A queue message with its body as JSON text.
-type Message = (RawMessage, String);
-
-/// A message body as JSON text (`JSON.stringify`); `None` for a body JSON cannot hold. Read
-/// as text rather than through workers-rs's typed messages: the text parser of `Delivery` is
-/// in the wasm already (dead letters are read from KV text), and a `from_value` copy of
-/// it, with serde_wasm_bindgen, costs several KB.
-fn json_text(body: &JsValue) -> Option<String> {
-    js_sys::JSON::stringify(body).ok()?.as_string()
-}
+/// A queue message with its body as JSON text. Read as text rather than through
+/// workers-rs's typed messages: the text parser of `Delivery` is in the wasm already (dead
+/// letters are read from KV text), and a `from_value` copy of it, with serde_wasm_bindgen,
+/// costs several KB.
+type Message = (QueueMessage, String);
 
 fn read_delivery(text: &str) -> Option<Delivery> {
     serde_json::from_slice(text.as_bytes()).ok()
@@ -324,12 +318,8 @@ async fn keep_dead_letter_queue(messages: Vec<Message>, env: &Env) {
     }
 }
 
-fn redeliver(message: &RawMessage, seconds: u32) {
-    message.retry_with_options(
-        &QueueRetryOptionsBuilder::new()
-            .with_delay_seconds(seconds)
-            .build(),
-    );
+fn redeliver(message: &QueueMessage, seconds: u32) {
+    message.retry_in(seconds);
 }
 
 fn finish(log: &mut DeliveryLog, started_ms: u64) {
