@@ -25,9 +25,7 @@ pub fn env_string(env: &Env, name: &str) -> Option<String> {
         return Some(text);
     }
     if let Some(number) = value.as_f64() {
-        // As an integer: `f64`'s own formatter costs ~14 KB of wasm.
-        return (number.fract() == 0.0 && number.abs() < 9.0e15)
-            .then(|| (number as i64).to_string());
+        return (number.fract() == 0.0 && number.abs() < 9.0e15).then(|| format!("{number:.0}"));
     }
     value.as_bool().map(|b| b.to_string())
 }
