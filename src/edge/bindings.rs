@@ -1,6 +1,6 @@
-//! Workers KV and queues (sending, and a batch's messages), called directly. workers-rs converts every option object,
-//! value and answer of these APIs with serde_wasm_bindgen (and a stored value's `f64` text
-//! with `f64`'s formatter); every value this worker keeps or sends is JSON text written by
+//! Workers KV and queues (sending, and a batch's messages), called directly. workers-rs
+//! converts every option object, value and answer of these APIs with serde_wasm_bindgen (31 KB
+//! of the wasm, 14 KB gzip); every value this worker keeps or sends is JSON text written by
 //! serde_json already, so here it goes to the runtime as a string, or as `JSON.parse` of that
 //! text where the runtime wants an object, and options are set field by field.
 //! Not here: what is stored under which key (`store`, `dead_letters`, `room_object`).
