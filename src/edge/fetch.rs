@@ -176,10 +176,10 @@ async fn connect_live(
 
 /// The object refused an upgrade (429 `too_many_connections`, or its own failure): its JSON
 /// error becomes this request's answer, with the usual headers.
-async fn object_refusal(mut response: Response, log: &mut RequestLog) -> Reply {
+async fn object_refusal(response: Response, log: &mut RequestLog) -> Reply {
     let status = response.status_code();
-    let body = response.bytes().await.unwrap_or_default();
-    let code = serde_json::from_slice::<serde_json::Value>(&body)
+    let body = super::body_text(response).await.unwrap_or_default();
+    let code = serde_json::from_slice::<serde_json::Value>(body.as_bytes())
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_string));
     log.error = match code.as_deref() {
