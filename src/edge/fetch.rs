@@ -5,9 +5,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::StreamExt;
 use serde_json::json;
-use worker::{js_sys, wasm_bindgen::JsValue, Date, Env, Request, Response};
+use worker::js_sys::{self, Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, Date, Env, Request, Response};
 
 use super::bindings::Kv;
 use super::into_response;
@@ -231,18 +233,26 @@ pub(super) async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
         }
         return Ok(body);
     }
-    let mut stream = match req.stream() {
-        Ok(stream) => stream,
+    let Some(stream) = req.inner().body() else {
         // No body at all reads as empty, which check 2 refuses.
-        Err(_) => return Ok(Vec::new()),
+        return Ok(Vec::new());
     };
+    // Through the stream's own reader: workers-rs's `ByteStream` adds wasm-streams' adapter.
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| unreadable())?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
+    loop {
+        let read = JsFuture::from(reader.read())
+            .await
+            .map_err(|_| unreadable())?;
+        let field = |name: &str| Reflect::get(&read, &name.into()).map_err(|_| unreadable());
+        if field("done")?.is_truthy() {
+            break;
+        }
+        let chunk: Uint8Array = field("value")?.dyn_into().map_err(|_| unreadable())?;
+        if body.len() + chunk.length() as usize > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }
-        body.extend_from_slice(&chunk);
+        body.extend_from_slice(&chunk.to_vec());
     }
     Ok(body)
 }
