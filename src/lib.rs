@@ -103,16 +103,21 @@ async fn fetch(
 }
 
 /// The delivery queue's consumer (and its dead-letter queue's). Never fails: each message is
-/// acked or retried on its own, since an `Err` here would panic and fail the whole batch.
+/// acked or retried on its own, since an `Err` here would fail the whole batch.
+/// The export `#[worker::event(queue)]` would make, over the runtime's own batch: workers-rs's
+/// `MessageBatch` retries a message through serde_wasm_bindgen (about 3 KB of wasm).
 #[cfg(target_arch = "wasm32")]
-#[worker::event(queue)]
-async fn queue(
-    batch: worker::MessageBatch<serde_json::Value>,
+#[wasm_bindgen::prelude::wasm_bindgen(
+    wasm_bindgen_futures = worker::wasm_bindgen_futures,
+    js_sys = worker::js_sys
+)]
+pub async fn queue(
+    batch: worker::worker_sys::MessageBatch,
     env: worker::Env,
-    _ctx: worker::Context,
-) -> worker::Result<()> {
+    _ctx: worker::worker_sys::Context,
+) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
     edge::queue::consume(batch, env).await;
-    Ok(())
+    Ok(wasm_bindgen::JsValue::UNDEFINED)
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! KV's key order is oldest first.
 //! Not here: what a dead letter holds and when a delivery becomes one (`core::delivery`).
 
-use worker::{Env, KvStore};
+use worker::Env;
 
+use super::bindings::Kv;
 use crate::core::delivery::{
     self, DeadLetter, Summary, DEAD_LETTER_PAGE, DEAD_LETTER_PREFIX, DEAD_LETTER_TTL_SECONDS,
 };
@@ -14,30 +15,24 @@ use crate::core::http::ApiError;
 const KV_BINDING: &str = "PUSH_STATE";
 
 pub struct DeadLetters {
-    kv: KvStore,
+    kv: Kv,
 }
 
 impl DeadLetters {
     pub fn new(env: &Env) -> Result<DeadLetters, ApiError> {
-        let kv = env
-            .kv(KV_BINDING)
-            .map_err(|_| ApiError::NotConfigured(KV_BINDING))?;
+        let kv = Kv::bound(env, KV_BINDING).ok_or(ApiError::NotConfigured(KV_BINDING))?;
         Ok(DeadLetters { kv })
     }
 
     /// Keeps one dead letter; the error is a sentence for the log.
     pub async fn keep(&self, dead: &DeadLetter) -> Result<(), String> {
         let value = serde_json::to_string(dead).map_err(|e| e.to_string())?;
+        let summary = serde_json::to_string(&dead.summary()).map_err(|e| e.to_string())?;
+        let key = dead.key();
         self.kv
-            .put(&dead.key(), value)
-            .and_then(|put| {
-                put.expiration_ttl(DEAD_LETTER_TTL_SECONDS)
-                    .metadata(dead.summary())
-            })
-            .map_err(|e| format!("kv put {} failed: {e}", dead.key()))?
-            .execute()
+            .put_expiring(&key, &value, DEAD_LETTER_TTL_SECONDS, &summary)
             .await
-            .map_err(|e| format!("kv put {} failed: {e}", dead.key()))
+            .map_err(|e| format!("kv put {key} failed: {e}"))
     }
 
     /// One page of dead letters, oldest first, and the cursor of the next page (`None` on
@@ -46,40 +41,26 @@ impl DeadLetters {
         &self,
         cursor: Option<String>,
     ) -> Result<(Vec<Summary>, Option<String>), ApiError> {
-        let mut list = self
+        let page = self
             .kv
-            .list()
-            .prefix(DEAD_LETTER_PREFIX.to_string())
-            .limit(DEAD_LETTER_PAGE as u64);
-        if let Some(cursor) = cursor {
-            list = list.cursor(cursor);
-        }
-        let page = list
-            .execute()
+            .list(DEAD_LETTER_PREFIX, DEAD_LETTER_PAGE, cursor.as_deref())
             .await
             .map_err(|_| ApiError::StorageUnavailable)?;
         let mut entries = Vec::with_capacity(page.keys.len());
-        for key in page.keys {
-            // Through JSON text, not `from_value`: the wasm then holds one parser of it.
-            let summary = key
-                .metadata
-                .and_then(|m| serde_json::from_slice::<Summary>(m.to_string().as_bytes()).ok());
+        for (name, metadata) in page.keys {
+            let summary =
+                metadata.and_then(|m| serde_json::from_slice::<Summary>(m.as_bytes()).ok());
             let summary = match summary {
                 Some(summary) => summary,
                 // Metadata lost or from another format: read the record itself.
-                None => match self.read_key(&key.name).await? {
+                None => match self.read_key(&name).await? {
                     Some(dead) => dead.summary(),
                     None => continue,
                 },
             };
             entries.push(summary);
         }
-        let next = if page.list_complete {
-            None
-        } else {
-            page.cursor.filter(|c| !c.is_empty())
-        };
-        Ok((entries, next))
+        Ok((entries, page.cursor.filter(|c| !c.is_empty())))
     }
 
     /// The dead letter with this id, if it is kept.
@@ -94,7 +75,6 @@ impl DeadLetters {
         let text = self
             .kv
             .get(key)
-            .text()
             .await
             .map_err(|_| ApiError::StorageUnavailable)?;
         // A record that does not parse cannot be replayed; it is listed by its metadata
@@ -119,7 +99,6 @@ impl DeadLetters {
         let exists = self
             .kv
             .get(&key)
-            .text()
             .await
             .map_err(|_| ApiError::StorageUnavailable)?
             .is_some();

@@ -5,12 +5,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::StreamExt;
 use serde_json::json;
+use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{js_sys, web_sys, worker_sys, Date, Env, Request, Response};
+use worker::{web_sys, worker_sys, Date, Env, Request, Response};
 
+use super::bindings::Kv;
 use super::into_response;
 use super::room_object;
 use super::store::{Store, KV_BINDING};
@@ -174,10 +175,10 @@ async fn connect_live(
 
 /// The object refused an upgrade (429 `too_many_connections`, or its own failure): its JSON
 /// error becomes this request's answer, with the usual headers.
-async fn object_refusal(mut response: Response, log: &mut RequestLog) -> Reply {
+async fn object_refusal(response: Response, log: &mut RequestLog) -> Reply {
     let status = response.status_code();
-    let body = response.bytes().await.unwrap_or_default();
-    let code = serde_json::from_slice::<serde_json::Value>(&body)
+    let body = super::body_text(response).await.unwrap_or_default();
+    let code = serde_json::from_slice::<serde_json::Value>(body.as_bytes())
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_string));
     log.error = match code.as_deref() {
@@ -229,18 +230,26 @@ pub(super) async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
         }
         return Ok(body);
     }
-    let mut stream = match req.stream() {
-        Ok(stream) => stream,
+    let Some(stream) = req.inner().body() else {
         // No body at all reads as empty, which check 2 refuses.
-        Err(_) => return Ok(Vec::new()),
+        return Ok(Vec::new());
     };
+    // Through the stream's own reader: workers-rs's `ByteStream` adds wasm-streams' adapter.
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| unreadable())?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
+    loop {
+        let read = JsFuture::from(reader.read())
+            .await
+            .map_err(|_| unreadable())?;
+        let field = |name: &str| Reflect::get(&read, &name.into()).map_err(|_| unreadable());
+        if field("done")?.is_truthy() {
+            break;
+        }
+        let chunk: Uint8Array = field("value")?.dyn_into().map_err(|_| unreadable())?;
+        if body.len() + chunk.length() as usize > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }
-        body.extend_from_slice(&chunk);
+        body.extend_from_slice(&chunk.to_vec());
     }
     Ok(body)
 }
@@ -382,7 +391,7 @@ fn read_config(env: &Env) -> Result<Config, ConfigError> {
     let config = super::env_config(env)?;
     for binding in [KV_BINDING, room_object::BINDING] {
         let bound = match binding {
-            KV_BINDING => env.kv(binding).is_ok(),
+            KV_BINDING => Kv::bound(env, binding).is_some(),
             _ => env.durable_object(binding).is_ok(),
         };
         if !bound {
@@ -398,9 +407,7 @@ fn read_config(env: &Env) -> Result<Config, ConfigError> {
 }
 
 fn store(env: &Env, config: &Config) -> Result<Store, ApiError> {
-    let kv = env
-        .kv(KV_BINDING)
-        .map_err(|_| ApiError::NotConfigured(KV_BINDING))?;
+    let kv = Kv::bound(env, KV_BINDING).ok_or(ApiError::NotConfigured(KV_BINDING))?;
     Ok(Store::new(kv, config.poll_interval_seconds))
 }
 

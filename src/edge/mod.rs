@@ -2,6 +2,7 @@
 //! API, queues, `fetch` to the origin, the clock). It moves data in and out of the pure core.
 
 mod admin;
+mod bindings;
 mod dead_letters;
 pub mod fetch;
 mod origin;

@@ -6,11 +6,8 @@
 //! `ORIGIN_TIMEOUT_MS` is a failed attempt: in direct delivery the handler answers it with
 //! 502, so the sender retries; in queued delivery the consumer tries again later.
 
-use std::time::Duration;
-
-use futures_util::future::{select, Either};
 use worker::{
-    js_sys::Uint8Array, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit,
+    js_sys::Uint8Array, web_sys, AbortSignal, Fetch, Headers, Method, Request, RequestInit,
     RequestRedirect,
 };
 
@@ -64,16 +61,13 @@ pub async fn post(config: &Config, url: &Url, body: &[u8], headers: &OriginHeade
         return failed("the forward request could not be built".into());
     };
 
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    let send = Box::pin(fetch.send_with_signal(&signal));
-    let timeout = Box::pin(Delay::from(Duration::from_millis(
-        config.origin_timeout_ms.into(),
-    )));
-    let answer = select(send, timeout).await;
+    // The runtime aborts the fetch when the timeout passes (`AbortSignal.timeout`).
+    let signal = AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(
+        config.origin_timeout_ms,
+    ));
+    let answer = Fetch::Request(request).send_with_signal(&signal).await;
     match answer {
-        Either::Left((Ok(response), _)) => match response.status_code() {
+        Ok(response) => match response.status_code() {
             status @ 200..=299 => Attempt::Delivered(status),
             status => Attempt::Failed {
                 error: format!("it answered HTTP {status}"),
@@ -81,11 +75,10 @@ pub async fn post(config: &Config, url: &Url, body: &[u8], headers: &OriginHeade
                 retry_after: response.headers().get("retry-after").ok().flatten(),
             },
         },
-        Either::Left((Err(_), _)) => failed("it could not be reached".into()),
-        Either::Right(((), _)) => {
-            controller.abort();
+        Err(_) if signal.aborted() => {
             failed(format!("no answer within {} ms", config.origin_timeout_ms))
         }
+        Err(_) => failed("it could not be reached".into()),
     }
 }
 

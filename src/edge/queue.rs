@@ -11,12 +11,10 @@
 //! Not here: the policy (`core::delivery`), the HTTP request (`origin`), KV (`dead_letters`).
 
 use futures_util::StreamExt;
-use serde_json::Value;
-use worker::{
-    js_sys, Date, Env, Message, MessageBatch, MessageBuilder, MessageExt, Queue,
-    QueueRetryOptionsBuilder,
-};
+use worker::worker_sys::MessageBatch;
+use worker::{js_sys, Date, Env};
 
+use super::bindings::{self, Queue, QueueMessage};
 use super::dead_letters::DeadLetters;
 use super::origin::{self, Forward};
 use crate::core::accept::Origin;
@@ -58,7 +56,7 @@ pub async fn deliver(
 }
 
 async fn enqueue(env: &Env, call: &Forward<'_>, log: &mut RequestLog) -> Result<(), ApiError> {
-    let Ok(queue) = env.queue(QUEUE_BINDING) else {
+    let Some(queue) = Queue::bound(env, QUEUE_BINDING) else {
         log.enqueued = Some(false);
         return Err(ApiError::NotConfigured(QUEUE_BINDING));
     };
@@ -68,8 +66,8 @@ async fn enqueue(env: &Env, call: &Forward<'_>, log: &mut RequestLog) -> Result<
 /// The delivery queue, for `core::delivery::enqueue`.
 impl DeliveryQueue for Queue {
     async fn send(&self, delivery: &Delivery) -> Result<(), String> {
-        // `Queue`'s own `send` (inherent methods come first).
-        Queue::send(self, delivery).await.map_err(|e| e.to_string())
+        let json = serde_json::to_string(delivery).map_err(|e| e.to_string())?;
+        self.send_json(&json, None).await
     }
 }
 
@@ -100,33 +98,34 @@ impl Origin for Deliverer<'_> {
 /// `ORIGIN_DELIVERY=queue` needs the producer binding (checked with the rest of the
 /// configuration, so a missing binding fails closed like a missing variable).
 pub fn has_queue(env: &Env) -> bool {
-    env.queue(QUEUE_BINDING).is_ok()
+    Queue::bound(env, QUEUE_BINDING).is_some()
 }
 
 /// The queue entry: a batch from the delivery queue is delivered; a batch from its
 /// dead-letter queue (messages the consumer failed on until the queue gave up) is kept as
 /// dead letters.
-pub async fn consume(batch: MessageBatch<Value>, env: Env) {
-    let messages: Vec<Message<Value>> = batch
-        .iter()
-        .filter_map(|m| match m {
-            Ok(m) => Some(m),
+pub async fn consume(batch: MessageBatch, env: Env) {
+    let (queue, messages) = bindings::batch_messages(&batch);
+    let messages: Vec<Message> = messages
+        .into_iter()
+        .filter_map(|m| match m.json_body() {
+            Some(text) => Some((m, text)),
             // Not a JSON message: nothing this worker sent. The queue acks it when the
             // handler returns.
-            Err(e) => {
-                log_unreadable(&format!("a queue message is not JSON: {e}"));
+            None => {
+                log_unreadable("a queue message is not JSON");
                 None
             }
         })
         .collect();
-    if delivery::is_dead_letter_queue(&batch.queue()) {
+    if delivery::is_dead_letter_queue(&queue) {
         keep_dead_letter_queue(messages, &env).await;
     } else {
         deliver_batch(messages, &env).await;
     }
 }
 
-async fn deliver_batch(messages: Vec<Message<Value>>, env: &Env) {
+async fn deliver_batch(messages: Vec<Message>, env: &Env) {
     let config = match super::fetch::load_config(env) {
         Ok(config) => config,
         Err(e) => {
@@ -136,11 +135,11 @@ async fn deliver_batch(messages: Vec<Message<Value>>, env: &Env) {
             ));
             messages
                 .iter()
-                .for_each(|m| redeliver(m, REDELIVER_SECONDS));
+                .for_each(|(m, _)| redeliver(m, REDELIVER_SECONDS));
             return;
         }
     };
-    let queue = env.queue(QUEUE_BINDING).ok();
+    let queue = Queue::bound(env, QUEUE_BINDING);
     let dead_letters = DeadLetters::new(env).ok();
     let consumer = Consumer {
         config: &config,
@@ -154,11 +153,14 @@ async fn deliver_batch(messages: Vec<Message<Value>>, env: &Env) {
         .await;
 }
 
-/// The delivery a queue message carries. Parsed from the body's JSON text rather than with
-/// `serde_json::from_value`: the text parser of `Delivery` is in the wasm already (dead
-/// letters are read from KV text) and a second, `Value`-driven copy costs about 6 KB.
-fn read_delivery(body: &Value) -> Option<Delivery> {
-    serde_json::from_slice(body.to_string().as_bytes()).ok()
+/// A queue message with its body as JSON text. Read as text rather than through
+/// workers-rs's typed messages: the text parser of `Delivery` is in the wasm already (dead
+/// letters are read from KV text), and a `from_value` copy of it, with serde_wasm_bindgen,
+/// costs several KB.
+type Message = (QueueMessage, String);
+
+fn read_delivery(text: &str) -> Option<Delivery> {
+    serde_json::from_slice(text.as_bytes()).ok()
 }
 
 struct Consumer<'a> {
@@ -169,9 +171,9 @@ struct Consumer<'a> {
 
 impl Consumer<'_> {
     /// One message: one attempt, then ack, retry or dead letter; always acks or retries it.
-    async fn handle(&self, message: &Message<Value>) {
+    async fn handle(&self, (message, body): &Message) {
         let started = now_ms();
-        let Some(delivery) = read_delivery(message.body()) else {
+        let Some(delivery) = read_delivery(body) else {
             log_unreadable("a queue message is not a delivery; dropped");
             message.ack();
             return;
@@ -262,10 +264,8 @@ impl Consumer<'_> {
 
     async fn send_later(&self, delivery: &Delivery, seconds: u32) -> Result<(), String> {
         let queue = self.queue.ok_or(format!("no {QUEUE_BINDING} binding"))?;
-        queue
-            .send(MessageBuilder::new(delivery).delay_seconds(seconds).build())
-            .await
-            .map_err(|e| e.to_string())
+        let json = serde_json::to_string(delivery).map_err(|e| e.to_string())?;
+        queue.send_json(&json, Some(seconds)).await
     }
 
     async fn keep(&self, dead: &DeadLetter) -> Result<(), String> {
@@ -276,11 +276,11 @@ impl Consumer<'_> {
 
 /// Messages the consumer failed on `max_retries + 1` times (it crashed, or could neither
 /// retry nor keep them) arrive here and become dead letters like any other.
-async fn keep_dead_letter_queue(messages: Vec<Message<Value>>, env: &Env) {
+async fn keep_dead_letter_queue(messages: Vec<Message>, env: &Env) {
     let store = DeadLetters::new(env).ok();
-    for message in &messages {
+    for (message, body) in &messages {
         let started = now_ms();
-        let Some(delivery) = read_delivery(message.body()) else {
+        let Some(delivery) = read_delivery(body) else {
             log_unreadable("a dead-letter queue message is not a delivery; dropped");
             message.ack();
             continue;
@@ -318,12 +318,8 @@ async fn keep_dead_letter_queue(messages: Vec<Message<Value>>, env: &Env) {
     }
 }
 
-fn redeliver(message: &Message<Value>, seconds: u32) {
-    message.retry_with_options(
-        &QueueRetryOptionsBuilder::new()
-            .with_delay_seconds(seconds)
-            .build(),
-    );
+fn redeliver(message: &QueueMessage, seconds: u32) {
+    message.retry_in(seconds);
 }
 
 fn finish(log: &mut DeliveryLog, started_ms: u64) {

@@ -31,6 +31,7 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
+use super::bindings::Kv;
 use super::origin::Forward;
 use super::{into_response, queue, store, tencent};
 use crate::core::accept::RoomObjects;
@@ -372,6 +373,30 @@ impl RoomObject {
     async fn existing_or_retry(&self) -> worker::Result<Option<Stored>> {
         object::existing(self, self).await.map_err(alarm_error)
     }
+
+    /// The stored state's JSON text. Read as a `get` of several keys: storage's `get` of
+    /// one key goes through serde_wasm_bindgen in workers-rs.
+    async fn read_state(&self) -> Result<Option<String>, String> {
+        let found = self
+            .state
+            .storage()
+            .get_multiple(vec![STATE_KEY])
+            .await
+            .map_err(|e| e.to_string())?
+            .get(&STATE_KEY.into());
+        if found.is_undefined() {
+            return Ok(None);
+        }
+        found
+            .as_string()
+            .map(Some)
+            .ok_or_else(|| "the stored state is not text".to_string())
+    }
+
+    /// The read model's KV namespace.
+    fn kv(&self) -> Result<Kv, String> {
+        Kv::bound(&self.env, store::KV_BINDING).ok_or_else(|| "no KV binding".to_string())
+    }
 }
 
 /// The object's storage, for `core::object`: memory in front of one storage key.
@@ -380,12 +405,7 @@ impl RoomStore for RoomObject {
         if let Some(stored) = self.memory.borrow().clone() {
             return Ok(Some(stored));
         }
-        let raw: Option<String> = self
-            .state
-            .storage()
-            .get(STATE_KEY)
-            .await
-            .map_err(|e| e.to_string())?;
+        let raw = self.read_state().await?;
         let stored = match raw.map(|raw| serde_json::from_slice::<Stored>(raw.as_bytes())) {
             Some(Ok(stored)) => Some(stored),
             Some(Err(e)) => {
@@ -412,7 +432,7 @@ impl RoomStore for RoomObject {
     async fn save(&self, stored: &Stored) -> Result<(), String> {
         let raw = serde_json::to_string(stored).map_err(|e| e.to_string())?;
         self.memory.replace(Some(stored.clone()));
-        if let Err(e) = self.state.storage().put(STATE_KEY, raw).await {
+        if let Err(e) = self.state.storage().put_raw(STATE_KEY, raw).await {
             self.memory.replace(None);
             return Err(e.to_string());
         }
@@ -423,19 +443,12 @@ impl RoomStore for RoomObject {
 /// The room's KV value, for `core::object`: the seed and the alarm's write.
 impl ReadModelKv for RoomObject {
     async fn read(&self, key: &str) -> Result<Option<String>, String> {
-        let kv = self
-            .env
-            .kv(store::KV_BINDING)
-            .map_err(|e| format!("no KV binding: {e}"))?;
-        kv.get(key).text().await.map_err(|e| e.to_string())
+        self.kv()?.get(key).await
     }
 
+    /// KV's one-write-per-second limit included, a failure is the object's to retry.
     async fn write(&self, key: &str, value: &str) -> Result<(), String> {
-        let kv = self
-            .env
-            .kv(store::KV_BINDING)
-            .map_err(|e| format!("no KV binding: {e}"))?;
-        store::write(&kv, key, value).await
+        self.kv()?.put(key, value).await
     }
 }
 

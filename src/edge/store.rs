@@ -3,8 +3,9 @@
 //! Here only the `worker` calls; what is read when, and what a failure means, is the core's.
 //! Not here: the read path's decisions (`core::cache`), writes (`room_object`).
 
-use worker::{Cache, Date, Headers, KvStore, Response};
+use worker::{Cache, Date, Headers, Response};
 
+use super::bindings::Kv;
 use crate::core::cache::{self, Cached, KvRooms, StatusCache};
 use crate::core::http::ApiError;
 use crate::core::log::RequestLog;
@@ -21,13 +22,13 @@ const STORED_AT_HEADER: &str = "x-stored-at";
 pub const KV_BINDING: &str = "PUSH_STATE";
 
 pub struct Store {
-    kv: KvStore,
+    kv: Kv,
     cache: Cache,
     cache_seconds: u32,
 }
 
 impl Store {
-    pub fn new(kv: KvStore, cache_seconds: u32) -> Store {
+    pub fn new(kv: Kv, cache_seconds: u32) -> Store {
         Store {
             kv,
             cache: Cache::default(),
@@ -99,29 +100,13 @@ impl KvRooms for Store {
     /// One KV get for one key, a bulk get (one operation) for several.
     async fn get(&self, keys: &[&str]) -> Result<Vec<Option<String>>, String> {
         if let [key] = keys {
-            let value = self.kv.get(key).text().await;
+            let value = self.kv.get(key).await;
             return value
                 .map(|v| vec![v])
                 .map_err(|e| format!("kv get {key}: {e}"));
         }
-        let mut found = self
-            .kv
-            .get_bulk(keys)
-            .text()
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(keys.iter().map(|k| found.remove(*k).flatten()).collect())
+        self.kv.get_many(keys).await
     }
-}
-
-/// One KV put (the room object's alarm; KV's one-write-per-second limit included, a failure
-/// is the object's to retry).
-pub async fn write(kv: &KvStore, key: &str, value: &str) -> Result<(), String> {
-    kv.put(key, value)
-        .map_err(|e| e.to_string())?
-        .execute()
-        .await
-        .map_err(|e| e.to_string())
 }
 
 fn now_ms() -> u64 {
