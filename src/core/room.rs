@@ -109,7 +109,7 @@ impl Room {
             .tasks
             .is_sorted_by(|a, b| rank(b, a) != Ordering::Greater)
         {
-            self.tasks.sort_by(|a, b| rank(b, a));
+            self.tasks.sort_unstable_by(|a, b| rank(b, a));
         }
         self
     }
@@ -140,7 +140,7 @@ impl Room {
             },
             None => merged.push(event.clone()),
         }
-        merged.sort_by(|a, b| rank(b, a));
+        merged.sort_unstable_by(|a, b| rank(b, a));
         merged.truncate(MAX_TASKS);
         if !merged.iter().any(|r| r.task_id == event.task_id) {
             return Outcome::Stale;
