@@ -93,7 +93,13 @@ pub fn if_none_match(header: Option<&str>, etag: &str) -> bool {
     if header.trim() == "*" {
         return true;
     }
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    let opaque = |tag: &str| {
+        let mut tag = tag.trim();
+        while let Some(strong) = tag.strip_prefix("W/") {
+            tag = strong;
+        }
+        tag.to_string()
+    };
     let ours = opaque(etag);
     header.split(',').any(|tag| opaque(tag) == ours)
 }
