@@ -37,7 +37,8 @@ pub fn is_upgrade(upgrade_header: Option<&str>) -> bool {
 
 /// One status message: the body of `GET /rooms/{roomId}` and its ETag.
 pub fn status_message(room: &Value, etag: &str) -> String {
-    json!({"type": "status", "etag": etag, "room": room}).to_string()
+    serde_json::to_string(&json!({"type": "status", "etag": etag, "room": room}))
+        .unwrap_or_default()
 }
 
 /// The close code to answer a viewer's close with: its own when that may be sent back, else

@@ -113,7 +113,7 @@ impl ObjectLine {
         if let (Some(line), Some(fields)) = (line.as_object_mut(), self.fields.as_object()) {
             line.extend(fields.clone());
         }
-        line.to_string()
+        serde_json::to_string(&line).unwrap_or_default()
     }
 }
 

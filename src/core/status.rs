@@ -75,7 +75,7 @@ pub struct Rendered {
 
 pub fn render(sdk_app_id: u64, room_id: u32, room: Option<&Room>) -> Rendered {
     let body = room_status(sdk_app_id, room_id, room);
-    let bytes = body.to_string().into_bytes();
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let etag = etag(&bytes);
     Rendered { body, bytes, etag }
 }

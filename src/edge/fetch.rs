@@ -280,7 +280,7 @@ async fn read_status(
         Some(_) => bodies.next().unwrap_or_default(),
         None => json!({ "rooms": bodies.collect::<Vec<_>>() }),
     };
-    let bytes = body.to_string().into_bytes();
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let tag = status::etag(&bytes);
     let mut reply = if status::if_none_match(header(req, "if-none-match").as_deref(), &tag) {
         Reply::empty(304)
