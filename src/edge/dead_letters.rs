@@ -63,8 +63,7 @@ impl DeadLetters {
             // Through JSON text, not `from_value`: the wasm then holds one parser of it.
             let summary = key
                 .metadata
-                .and_then(|m| serde_json::to_vec(&m).ok())
-                .and_then(|text| serde_json::from_slice::<Summary>(&text).ok());
+                .and_then(|m| serde_json::from_slice::<Summary>(m.to_string().as_bytes()).ok());
             let summary = match summary {
                 Some(summary) => summary,
                 // Metadata lost or from another format: read the record itself.
