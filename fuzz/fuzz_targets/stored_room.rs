@@ -30,7 +30,8 @@ fuzz_target!(|data: &[u8]| {
 
     let rendered = status::render(APP, ROOM, Some(&room));
     let parsed: Value = serde_json::from_slice(&rendered.bytes).expect("the status body is JSON");
-    assert_eq!(parsed, rendered.body);
+    // Compact, members in order: written again, the parsed body is the same bytes.
+    assert_eq!(serde_json::to_vec(&parsed).ok().as_ref(), Some(&rendered.bytes));
     assert_eq!(rendered.etag, status::etag(&rendered.bytes));
     assert!(status::if_none_match(Some(&rendered.etag), &rendered.etag));
 
@@ -50,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let message: Value =
-        serde_json::from_str(&live::status_message(&rendered.body, &rendered.etag))
+        serde_json::from_str(&live::status_message(&rendered))
             .expect("a live message is JSON");
     assert_eq!(message["room"], parsed);
     assert_eq!(message["etag"], rendered.etag.as_str());

@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Number, Value};
+use serde_json::Number;
 
 use crate::core::config::{Config, Signing};
 use crate::core::http::ApiError;
@@ -64,7 +64,32 @@ pub struct Envelope {
     pub expire_time: Option<ExpireTime>,
     pub sign: Option<String>,
     /// Only the members check 10 reads; check 2 checked the others and let them go.
-    pub event_data: Option<Map<String, Value>>,
+    pub event_data: Option<Members>,
+}
+
+/// A value as check 2 keeps it: what checks 3 to 10 read of it, no more (see [`Keep`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kept {
+    /// `null`, or a value no check reads.
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    /// An array, kept only as its kind: no check reads inside one.
+    Array,
+    Object(Members),
+}
+
+/// The kept members of an object, in body order, under the names of [`ENVELOPE`]; check 2
+/// refuses a name that appears twice, so each is there at most once.
+pub type Members = Vec<(&'static str, Kept)>;
+
+/// The member `name` of an object, when it was kept.
+pub fn member<'a>(members: &'a Members, name: &str) -> Option<&'a Kept> {
+    members
+        .iter()
+        .find(|(kept, _)| *kept == name)
+        .map(|(_, value)| value)
 }
 
 /// `ExpireTime` as its value and as the digits that were signed.
@@ -246,7 +271,7 @@ pub fn verify_envelope(
 /// Check 2: UTF-8 JSON, an object, no member name twice at any depth, at most
 /// [`MAX_DEPTH`] levels deep and [`MAX_VALUES`] values, in one pass that builds only the
 /// members checks 3 to 10 read ([`ENVELOPE`]).
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+fn parse_object(body: &[u8]) -> Result<Members, ApiError> {
     let malformed = |e: serde_json::Error| ApiError::MalformedJson(e.to_string());
     let mut scan = Scan {
         values: 0,
@@ -261,7 +286,7 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let value = top.deserialize(&mut parser).map_err(malformed)?;
     parser.end().map_err(malformed)?;
     match value {
-        Value::Object(map) => Ok(map),
+        Kept::Object(members) => Ok(members),
         _ => Err(ApiError::MalformedJson(
             "the top level is not an object".into(),
         )),
@@ -269,34 +294,38 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// Check 3: the envelope fields have their documented types.
-fn parse_envelope(mut object: Map<String, Value>) -> Result<Envelope, ApiError> {
+fn parse_envelope(mut object: Members) -> Result<Envelope, ApiError> {
     let invalid = |why: &str| ApiError::InvalidEnvelope(why.to_string());
+    let mut remove = |name: &str| {
+        let i = object.iter().position(|(kept, _)| *kept == name)?;
+        Some(object.swap_remove(i).1)
+    };
 
-    let event_type = match object.remove("EventType") {
-        Some(Value::String(s)) => s,
+    let event_type = match remove("EventType") {
+        Some(Kept::String(s)) => s,
         None => return Err(invalid("EventType is required")),
         Some(_) => return Err(invalid("EventType must be a string")),
     };
-    let sdk_app_id = match object.remove("SdkAppId") {
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n,
+    let sdk_app_id = match remove("SdkAppId") {
+        Some(Kept::Number(n)) if n.is_i64() || n.is_u64() => n,
         None => return Err(invalid("SdkAppId is required")),
         Some(_) => return Err(invalid("SdkAppId must be an integer")),
     };
-    let timestamp = match object.remove("Timestamp") {
+    let timestamp = match remove("Timestamp") {
         None => None,
-        Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
+        Some(Kept::Number(n)) if n.is_i64() => n.as_i64(),
         Some(_) => return Err(invalid("Timestamp must be an integer")),
     };
-    let expire_time = match object.remove("ExpireTime") {
+    let expire_time = match remove("ExpireTime") {
         None => None,
-        Some(Value::Number(n)) => match n.as_i64() {
+        Some(Kept::Number(n)) => match n.as_i64() {
             Some(value) => Some(ExpireTime {
                 value,
                 digits: n.to_string(),
             }),
             None => return Err(invalid("ExpireTime must be an integer")),
         },
-        Some(Value::String(digits)) => {
+        Some(Kept::String(digits)) => {
             let value = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| digits.parse::<i64>().ok())
                 .flatten()
@@ -309,14 +338,14 @@ fn parse_envelope(mut object: Map<String, Value>) -> Result<Envelope, ApiError> 
             ))
         }
     };
-    let sign = match object.remove("Sign") {
+    let sign = match remove("Sign") {
         None => None,
-        Some(Value::String(s)) => Some(s),
+        Some(Kept::String(s)) => Some(s),
         Some(_) => return Err(invalid("Sign must be a string")),
     };
-    let event_data = match object.remove("EventData") {
+    let event_data = match remove("EventData") {
         None => None,
-        Some(Value::Object(map)) => Some(map),
+        Some(Kept::Object(members)) => Some(members),
         Some(_) => return Err(invalid("EventData must be an object")),
     };
     Ok(Envelope {
@@ -337,24 +366,24 @@ fn parse_event(envelope: &Envelope, dropped: &mut Vec<&'static str>) -> Result<E
         _ => return Ok(Event::Ignored),
     };
     let invalid = |why: &str| ApiError::InvalidEvent(why.to_string());
-    let empty = Map::new();
+    let empty = Members::new();
     let data = envelope.event_data.as_ref().unwrap_or(&empty);
 
-    let error_only = matches!(data.get("Error"), Some(Value::Object(_)))
-        && !data.contains_key("TaskId")
-        && !data.contains_key("RoomId");
+    let error_only = matches!(member(data, "Error"), Some(Kept::Object(_)))
+        && member(data, "TaskId").is_none()
+        && member(data, "RoomId").is_none();
     if error_only {
         return Ok(Event::Ignored);
     }
 
-    let task_id = match data.get("TaskId") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(Value::String(_)) => return Err(invalid("TaskId must not be empty")),
+    let task_id = match member(data, "TaskId") {
+        Some(Kept::String(s)) if !s.is_empty() => s.clone(),
+        Some(Kept::String(_)) => return Err(invalid("TaskId must not be empty")),
         None => return Err(invalid("TaskId is required")),
         Some(_) => return Err(invalid("TaskId must be a string")),
     };
-    let room_id = match data.get("RoomId") {
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n
+    let room_id = match member(data, "RoomId") {
+        Some(Kept::Number(n)) if n.is_i64() || n.is_u64() => n
             .as_u64()
             .filter(|id| (1..=MAX_ROOM_ID).contains(id))
             .and_then(|id| u32::try_from(id).ok())
@@ -367,7 +396,7 @@ fn parse_event(envelope: &Envelope, dropped: &mut Vec<&'static str>) -> Result<E
     let push_user_id = fields.string("PushUserId");
     let push_start_time = fields.integer("PushStartTime");
     if kind == PushKind::Started {
-        if !matches!(data.get("PushUserId"), Some(Value::String(_))) {
+        if !matches!(member(data, "PushUserId"), Some(Kept::String(_))) {
             return Err(invalid("PushUserId is required and must be a string"));
         }
         if push_start_time.is_none() {
@@ -392,35 +421,35 @@ fn parse_event(envelope: &Envelope, dropped: &mut Vec<&'static str>) -> Result<E
 
 /// Reads optional `EventData` fields; one of the wrong type is dropped and remembered.
 struct Fields<'a> {
-    data: &'a Map<String, Value>,
+    data: &'a Members,
     dropped: &'a mut Vec<&'static str>,
 }
 
 impl Fields<'_> {
     fn string(&mut self, name: &'static str) -> Option<String> {
-        match self.data.get(name) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
+        match member(self.data, name) {
+            None | Some(Kept::Null) => None,
+            Some(Kept::String(s)) => Some(s.clone()),
             Some(_) => self.drop(name),
         }
     }
 
     fn integer(&mut self, name: &'static str) -> Option<i64> {
-        match self.data.get(name) {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+        match member(self.data, name) {
+            None | Some(Kept::Null) => None,
+            Some(Kept::Number(n)) if n.as_i64().is_some() => n.as_i64(),
             Some(_) => self.drop(name),
         }
     }
 
     fn error(&mut self) -> Option<PushError> {
-        match self.data.get("Error") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(e)) => match (e.get("Code"), e.get("Message")) {
-                (Some(Value::String(code)), message) => Some(PushError {
+        match member(self.data, "Error") {
+            None | Some(Kept::Null) => None,
+            Some(Kept::Object(e)) => match (member(e, "Code"), member(e, "Message")) {
+                (Some(Kept::String(code)), message) => Some(PushError {
                     code: code.clone(),
                     message: match message {
-                        Some(Value::String(m)) => m.clone(),
+                        Some(Kept::String(m)) => m.clone(),
                         _ => String::new(),
                     },
                 }),
@@ -464,13 +493,11 @@ enum Keep {
 }
 
 impl Keep {
-    fn member(self, name: &str) -> Keep {
+    /// The entry of the member `name`, when it is kept.
+    fn member(self, name: &str) -> Option<(&'static str, Keep)> {
         match self {
-            Keep::Members(members) => members
-                .iter()
-                .find(|(kept, _)| *kept == name)
-                .map_or(Keep::Nothing, |(_, keep)| *keep),
-            Keep::Nothing | Keep::Kind => Keep::Nothing,
+            Keep::Members(members) => members.iter().find(|(kept, _)| *kept == name).copied(),
+            Keep::Nothing | Keep::Kind => None,
         }
     }
 }
@@ -493,9 +520,9 @@ impl<'de> Node<'_, 'de> {
     }
 
     /// A scalar, kept or not.
-    fn scalar(&self, value: impl FnOnce() -> Value) -> Value {
+    fn scalar(&self, value: impl FnOnce() -> Kept) -> Kept {
         match self.keep {
-            Keep::Nothing => Value::Null,
+            Keep::Nothing => Kept::Null,
             Keep::Kind | Keep::Members(_) => value(),
         }
     }
@@ -511,9 +538,9 @@ impl<'de> Node<'_, 'de> {
 }
 
 impl<'de> DeserializeSeed<'de> for Node<'_, 'de> {
-    type Value = Value;
+    type Value = Kept;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Kept, D::Error> {
         self.scan.values += 1;
         if self.scan.values > MAX_VALUES {
             return Err(de::Error::custom(format_args!(
@@ -530,7 +557,7 @@ impl<'de> DeserializeSeed<'de> for Node<'_, 'de> {
 }
 
 impl<'de> Visitor<'de> for Node<'_, 'de> {
-    type Value = Value;
+    type Value = Kept;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(if self.depth == 1 {
@@ -540,47 +567,48 @@ impl<'de> Visitor<'de> for Node<'_, 'de> {
         })
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(self.scalar(|| Value::Bool(v)))
+    fn visit_bool<E>(self, v: bool) -> Result<Kept, E> {
+        Ok(self.scalar(|| Kept::Bool(v)))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(self.scalar(|| Value::Number(v.into())))
+    fn visit_i64<E>(self, v: i64) -> Result<Kept, E> {
+        Ok(self.scalar(|| Kept::Number(v.into())))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(self.scalar(|| Value::Number(v.into())))
+    fn visit_u64<E>(self, v: u64) -> Result<Kept, E> {
+        Ok(self.scalar(|| Kept::Number(v.into())))
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Kept, E> {
         // serde_json refuses out-of-range numbers itself; this only keeps that promise.
         let number = Number::from_f64(v).ok_or_else(|| E::custom("a number out of range"))?;
-        Ok(self.scalar(|| Value::Number(number)))
+        Ok(self.scalar(|| Kept::Number(number)))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(self.scalar(|| Value::String(v.to_string())))
+    fn visit_str<E>(self, v: &str) -> Result<Kept, E> {
+        Ok(self.scalar(|| Kept::String(v.to_string())))
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(self.scalar(|| Value::Null))
+    fn visit_unit<E>(self) -> Result<Kept, E> {
+        Ok(self.scalar(|| Kept::Null))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Kept, A::Error> {
         self.enter()?;
         while seq.next_element_seed(self.child(Keep::Nothing))?.is_some() {}
-        Ok(self.scalar(|| Value::Array(Vec::new())))
+        Ok(self.scalar(|| Kept::Array))
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<Kept, A::Error> {
         self.enter()?;
         let first = self.scan.names.len();
-        let mut kept = Map::new();
+        let mut kept = Members::new();
         while let Some(name) = access.next_key_seed(Name)? {
-            let keep = self.keep.member(&name);
+            let entry = self.keep.member(&name);
+            let keep = entry.map_or(Keep::Nothing, |(_, keep)| keep);
             let value = access.next_value_seed(self.child(keep))?;
-            if keep != Keep::Nothing {
-                kept.insert(name.to_string(), value);
+            if let Some((name, _)) = entry {
+                kept.push((name, value));
             }
             self.scan.names.push((name_hash(&name), name));
         }
@@ -594,7 +622,7 @@ impl<'de> Visitor<'de> for Node<'_, 'de> {
             )));
         }
         self.scan.names.truncate(first);
-        Ok(self.scalar(|| Value::Object(kept)))
+        Ok(self.scalar(|| Kept::Object(kept)))
     }
 }
 
@@ -629,7 +657,7 @@ impl<'de> Visitor<'de> for Name {
 mod tests {
     use super::*;
     use crate::core::signature::sign;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     const KEY: &str = "Xz4ZgayTr7rMgWQrH";
     const APP: u64 = 1400000001;
@@ -799,8 +827,16 @@ mod tests {
         );
         let envelope = parse(body.as_bytes()).expect("check 2 and 3 pass");
         let data = envelope.event_data.expect("EventData is an object");
-        assert_eq!(data.keys().collect::<Vec<_>>(), ["Error", "TaskId"]);
-        assert_eq!(data["Error"], json!({"Code": "c"}));
+        assert_eq!(
+            data,
+            [
+                ("TaskId", Kept::String("t".into())),
+                (
+                    "Error",
+                    Kept::Object(vec![("Code", Kept::String("c".into()))])
+                )
+            ]
+        );
     }
 
     #[test]

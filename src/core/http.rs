@@ -190,8 +190,15 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Values are written with `serde_json::to_vec` here and everywhere else in the worker,
+    /// never with `Value`'s `Display` (`to_string()`), which brings a second writer, and its
+    /// pretty-printing twin, into the wasm.
     pub fn json(status: u16, body: &Value) -> Reply {
-        Reply::bytes(status, JSON_CONTENT_TYPE, body.to_string().into_bytes())
+        Reply::bytes(
+            status,
+            JSON_CONTENT_TYPE,
+            serde_json::to_vec(body).unwrap_or_default(),
+        )
     }
 
     pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {

@@ -3,10 +3,9 @@
 //! The room object holds the sockets; this module only decides. A message is the same body
 //! and ETag as `GET /rooms/{roomId}`, wrapped as `{"type":"status","etag":…,"room":…}`.
 
-use serde_json::{json, Value};
-
 use crate::core::config::AllowedOrigins;
 use crate::core::http::{bearer_matches, constant_time_eq};
+use crate::core::status::Rendered;
 
 /// The text a viewer may send at any time; the runtime answers [`PONG`] without waking the
 /// room object.
@@ -35,9 +34,12 @@ pub fn is_upgrade(upgrade_header: Option<&str>) -> bool {
     upgrade_header.is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }
 
-/// One status message: the body of `GET /rooms/{roomId}` and its ETag.
-pub fn status_message(room: &Value, etag: &str) -> String {
-    json!({"type": "status", "etag": etag, "room": room}).to_string()
+/// One status message: the body of `GET /rooms/{roomId}` and its ETag, as
+/// `{"etag":…,"room":…,"type":"status"}` (members in the order they have always had).
+pub fn status_message(rendered: &Rendered) -> String {
+    let etag = serde_json::to_string(&rendered.etag).unwrap_or_default();
+    let room = String::from_utf8_lossy(&rendered.bytes);
+    format!(r#"{{"etag":{etag},"room":{room},"type":"status"}}"#)
 }
 
 /// The close code to answer a viewer's close with: its own when that may be sent back, else
@@ -52,6 +54,7 @@ pub fn close_reply_code(code: u16) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     #[test]
     fn any_origin_or_no_origin_may_upgrade() {
@@ -85,11 +88,14 @@ mod tests {
 
     #[test]
     fn a_message_carries_the_status_body_and_its_etag() {
-        let room = json!({"roomId": 1253, "state": "idle"});
-        let msg: Value = serde_json::from_str(&status_message(&room, "\"abc\"")).unwrap();
+        let rendered = Rendered {
+            bytes: br#"{"roomId":1253,"state":"idle"}"#.to_vec(),
+            etag: "\"abc\"".into(),
+        };
+        let msg: Value = serde_json::from_str(&status_message(&rendered)).unwrap();
         assert_eq!(msg["type"], "status");
         assert_eq!(msg["etag"], "\"abc\"");
-        assert_eq!(msg["room"], room);
+        assert_eq!(msg["room"], json!({"roomId": 1253, "state": "idle"}));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! and never a key, token, signature or body.
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Default, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -106,14 +106,21 @@ impl ObjectLine {
         }
     }
 
-    /// The line as printed: one JSON object.
-    pub fn line(&self) -> String {
-        let mut line =
-            json!({"level": self.level, "component": "room-object", "event": self.event});
-        if let (Some(line), Some(fields)) = (line.as_object_mut(), self.fields.as_object()) {
-            line.extend(fields.clone());
+    /// The line as printed: one JSON object (a field named like one of the first three
+    /// wins).
+    pub fn line(self) -> String {
+        let mut line = match self.fields {
+            Value::Object(fields) => fields,
+            _ => Map::new(),
+        };
+        for (name, value) in [
+            ("level", self.level),
+            ("component", "room-object"),
+            ("event", self.event),
+        ] {
+            line.entry(name).or_insert_with(|| value.into());
         }
-        line.to_string()
+        serde_json::to_string(&line).unwrap_or_default()
     }
 }
 
@@ -159,6 +166,28 @@ mod tests {
         assert_eq!(v["cacheWrites"], 1);
         assert_eq!(v["objectCalls"], 1);
         assert_eq!(v["cacheReads"], 0);
+    }
+
+    #[test]
+    fn an_object_line_is_one_object_of_the_fields_and_the_searchable_three() {
+        let line = ObjectLine::new(
+            "warn",
+            "kv_write_failed",
+            serde_json::json!({"key": "room:1:2", "rev": 3, "atMs": 4, "why": "a \"quote\""}),
+        );
+        assert_eq!(
+            line.line(),
+            r#"{"atMs":4,"component":"room-object","event":"kv_write_failed","key":"room:1:2","level":"warn","rev":3,"why":"a \"quote\""}"#
+        );
+        let odd = ObjectLine::new("info", "seed", serde_json::json!({"event": "mine"}));
+        assert_eq!(
+            odd.line(),
+            r#"{"component":"room-object","event":"mine","level":"info"}"#
+        );
+        assert_eq!(
+            ObjectLine::new("info", "seed", serde_json::json!(null)).line(),
+            r#"{"component":"room-object","event":"seed","level":"info"}"#
+        );
     }
 
     #[test]

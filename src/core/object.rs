@@ -222,8 +222,11 @@ pub async fn apply(
 /// any).
 pub fn broadcast(viewers: &impl Viewers, stored: &Stored, room: &Room, log: &impl ObjectLog) {
     let (count, failed) = viewers.broadcast(|| {
-        let rendered = status::render(stored.sdk_app_id, stored.room_id, Some(room));
-        live::status_message(&rendered.body, &rendered.etag)
+        live::status_message(&status::render(
+            stored.sdk_app_id,
+            stored.room_id,
+            Some(room),
+        ))
     });
     if count > 0 {
         log.write(ObjectLine::new(

@@ -7,9 +7,10 @@
 //! The rule (API.md): a task whose record has been a `Started` for `RECONCILE_AFTER_SECONDS`
 //! is checked, and again every `RECONCILE_AFTER_SECONDS` while it stays `Started`.
 
-use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::Serialize;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::{Serialize, Serializer};
 
 use crate::core::callback::PushEvent;
 use crate::core::room::{start_time, Outcome, Room};
@@ -19,8 +20,77 @@ use crate::core::tencent::PushTask;
 pub const EVENT_TYPE: &str = "WhiteboardPushReconciled";
 
 /// When each task was last checked with Tencent (Unix seconds), by task id. The room object
-/// persists it; [`forget_settled`] keeps it as small as the room's streaming tasks.
-pub type LastChecked = BTreeMap<String, i64>;
+/// persists it, as a JSON object; [`forget_settled`] keeps it as small as the room's streaming
+/// tasks.
+///
+/// A `Vec` sorted by task id rather than a `BTreeMap`: it holds at most a room's few tasks,
+/// and costs the wasm less code (same JSON, same order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastChecked(Vec<(String, i64)>);
+
+impl LastChecked {
+    pub fn new() -> LastChecked {
+        LastChecked(Vec::new())
+    }
+
+    /// When `task_id` was last checked.
+    pub fn get(&self, task_id: &str) -> Option<i64> {
+        self.find(task_id).ok().map(|i| self.0[i].1)
+    }
+
+    /// Records a check of `task_id` at `at`, replacing an earlier one.
+    pub fn insert(&mut self, task_id: String, at: i64) {
+        match self.find(&task_id) {
+            Ok(i) => self.0[i].1 = at,
+            Err(i) => self.0.insert(i, (task_id, at)),
+        }
+    }
+
+    fn find(&self, task_id: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(id, _)| id.as_str().cmp(task_id))
+    }
+}
+
+impl FromIterator<(String, i64)> for LastChecked {
+    fn from_iter<I: IntoIterator<Item = (String, i64)>>(entries: I) -> LastChecked {
+        let mut checked = LastChecked::new();
+        for (task_id, at) in entries {
+            checked.insert(task_id, at);
+        }
+        checked
+    }
+}
+
+impl Serialize for LastChecked {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(task_id, at)| (task_id, at)))
+    }
+}
+
+impl<'de> Deserialize<'de> for LastChecked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LastChecked, D::Error> {
+        d.deserialize_map(Entries)
+    }
+}
+
+/// Reads a [`LastChecked`] from its JSON object; a repeated task id keeps its last time.
+struct Entries;
+
+impl<'de> Visitor<'de> for Entries {
+    type Value = LastChecked;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of check times")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<LastChecked, A::Error> {
+        let mut checked = LastChecked::new();
+        while let Some((task_id, at)) = access.next_entry()? {
+            checked.insert(task_id, at);
+        }
+        Ok(checked)
+    }
+}
 
 /// When a task is next due for a check, or `None` when its record is not a `Started`:
 /// `after_seconds` after the later of its start time (`PushStartTime`, else `Timestamp`) and
@@ -64,7 +134,9 @@ pub fn next_check_at(room: &Room, last_checked: &LastChecked, after_seconds: u32
 
 /// Drops the check times of tasks that are no longer kept or no longer streaming.
 pub fn forget_settled(last_checked: &mut LastChecked, room: &Room) {
-    last_checked.retain(|task_id, _| room.task(task_id).is_some_and(PushEvent::is_streaming));
+    last_checked
+        .0
+        .retain(|(task_id, _)| room.task(task_id).is_some_and(PushEvent::is_streaming));
 }
 
 /// Applies Tencent's answer about one task: its reconciled stop when the task's record is
@@ -81,7 +153,7 @@ pub fn apply_answer(
 }
 
 fn checked(last_checked: &LastChecked, record: &PushEvent) -> Option<i64> {
-    last_checked.get(&record.task_id).copied()
+    last_checked.get(&record.task_id)
 }
 
 /// The body the origin gets for a reconciled stop (API.md):
@@ -239,6 +311,26 @@ mod tests {
         let mut last = checks(&[("live", 1900), ("healed", 1990), ("evicted", 5)]);
         forget_settled(&mut last, &room);
         assert_eq!(last, checks(&[("live", 1900)]));
+    }
+
+    #[test]
+    fn check_times_are_stored_as_an_object_sorted_by_task_id() {
+        let mut last = LastChecked::new();
+        last.insert("b".into(), 20);
+        last.insert("a".into(), 10);
+        last.insert("b".into(), 30);
+        assert_eq!(last.get("b"), Some(30));
+        assert_eq!(last.get("c"), None);
+        let json = serde_json::to_string(&last).expect("JSON");
+        assert_eq!(json, r#"{"a":10,"b":30}"#);
+        assert_eq!(serde_json::from_str::<LastChecked>(&json).ok(), Some(last));
+        // A task id written twice keeps its later time, as a map would.
+        assert_eq!(
+            serde_json::from_str::<LastChecked>(r#"{"z":1,"y":2,"z":3}"#).ok(),
+            Some(checks(&[("y", 2), ("z", 3)]))
+        );
+        assert!(serde_json::from_str::<LastChecked>(r#"{"a":"1"}"#).is_err());
+        assert!(serde_json::from_str::<LastChecked>("[]").is_err());
     }
 
     fn answer(status: TaskStatus) -> PushTask {

@@ -89,29 +89,26 @@ impl Room {
     }
 
     /// The room `apply` would build from these records, one by one: best-ranked first, one
-    /// record per task. A value this worker wrote is already so, and is only checked; sorting
-    /// (or merging repeated tasks, which it never writes) is kept for other writers.
-    fn normalised(mut self) -> Room {
+    /// record per task. A value this worker wrote is already so, and is only checked;
+    /// rebuilding it (ordering the records, merging repeated tasks, which it never writes) is
+    /// kept for other writers.
+    fn normalised(self) -> Room {
         let unique = self
             .tasks
             .iter()
             .enumerate()
             .all(|(i, a)| self.tasks[..i].iter().all(|b| b.task_id != a.task_id));
-        if !unique {
-            let mut merged = Room::new();
-            for task in self.tasks {
-                merged.apply(task);
-            }
-            return merged;
-        }
-        // Task ids are distinct, so `rank` is a total order and the sort has one result.
-        if !self
+        let ordered = self
             .tasks
-            .is_sorted_by(|a, b| rank(b, a) != Ordering::Greater)
-        {
-            self.tasks.sort_by(|a, b| rank(b, a));
+            .is_sorted_by(|a, b| rank(a, b) == Ordering::Greater);
+        if unique && ordered {
+            return self;
         }
-        self
+        let mut merged = Room::new();
+        for task in self.tasks {
+            merged.apply(task);
+        }
+        merged
     }
 
     pub fn encode(&self) -> String {
@@ -132,19 +129,21 @@ impl Room {
     /// Merges one event. `Duplicate` and `Stale` leave the room untouched.
     pub fn apply(&mut self, event: PushEvent) -> Outcome {
         let mut merged = self.tasks.clone();
-        match merged.iter().position(|r| r.task_id == event.task_id) {
-            Some(i) => match precedence(&event, &merged[i]) {
+        if let Some(i) = merged.iter().position(|r| r.task_id == event.task_id) {
+            match precedence(&event, &merged[i]) {
                 Ordering::Equal => return Outcome::Duplicate,
                 Ordering::Less => return Outcome::Stale,
-                Ordering::Greater => merged[i] = event.clone(),
-            },
-            None => merged.push(event.clone()),
+                Ordering::Greater => merged.remove(i),
+            };
         }
-        merged.sort_by(|a, b| rank(b, a));
-        merged.truncate(MAX_TASKS);
-        if !merged.iter().any(|r| r.task_id == event.task_id) {
+        // The records are best-ranked first, one per task (so `rank` orders them totally):
+        // the event goes after every record that ranks above it.
+        let at = merged.partition_point(|r| rank(r, &event) == Ordering::Greater);
+        if at >= MAX_TASKS {
             return Outcome::Stale;
         }
+        merged.insert(at, event);
+        merged.truncate(MAX_TASKS);
         self.tasks = merged;
         Outcome::Applied
     }

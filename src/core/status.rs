@@ -6,14 +6,63 @@
 use std::cmp::Ordering;
 
 use md5::{Digest, Md5};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::core::callback::{PushEvent, PushKind, MAX_ROOM_ID};
 use crate::core::http::{ApiError, MAX_BATCH_ROOMS};
 use crate::core::room::{start_time, stop_time, Room};
 
+/// The status body of one room (API.md), written as JSON by serde.
+///
+/// Members are declared in alphabetical order, the order the body has always had (it was
+/// built as a `serde_json::Value`, whose objects sort their keys): the bytes, and so the
+/// ETags, are the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomStatus<'a> {
+    error: Option<ErrorStatus<'a>>,
+    exception_count: Option<i64>,
+    finish_reason: Option<&'a str>,
+    group_id: Option<&'a str>,
+    im_sync_time: Option<i64>,
+    push_user_id: Option<&'a str>,
+    room_id: u32,
+    sdk_app_id: u64,
+    started_at: Option<i64>,
+    state: &'static str,
+    stopped_at: Option<i64>,
+    task_id: Option<&'a str>,
+    tasks: Vec<TaskStatus<'a>>,
+    updated_at: Option<i64>,
+}
+
+/// The headline task's `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct ErrorStatus<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// One entry of `tasks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskStatus<'a> {
+    finish_reason: Option<&'a str>,
+    source: &'static str,
+    started_at: Option<i64>,
+    state: &'static str,
+    stopped_at: Option<i64>,
+    task_id: &'a str,
+}
+
+/// The body of `GET /rooms?ids=`: the rooms in the order asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rooms<'a> {
+    pub rooms: Vec<RoomStatus<'a>>,
+}
+
 /// The status body of one room (`room` is `None` for a room never seen).
-pub fn room_status(sdk_app_id: u64, room_id: u32, room: Option<&Room>) -> Value {
+pub fn room_status(sdk_app_id: u64, room_id: u32, room: Option<&Room>) -> RoomStatus<'_> {
     let tasks = room.map(Room::tasks).unwrap_or_default();
     let headline = headline_task(tasks);
     let state = match headline {
@@ -21,30 +70,50 @@ pub fn room_status(sdk_app_id: u64, room_id: u32, room: Option<&Room>) -> Value 
         Some(task) if task.is_streaming() => "streaming",
         Some(_) => "stopped",
     };
-    let field = |f: fn(&PushEvent) -> Value| headline.map(f).unwrap_or(Value::Null);
-    json!({
-        "sdkAppId": sdk_app_id,
-        "roomId": room_id,
-        "state": state,
-        "taskId": field(|t| json!(t.task_id)),
-        "pushUserId": field(|t| json!(t.push_user_id)),
-        "groupId": field(|t| json!(t.group_id)),
-        "startedAt": field(|t| json!(t.push_start_time)),
-        "stoppedAt": field(|t| json!(t.push_stop_time)),
-        "finishReason": field(|t| json!(t.finish_reason)),
-        "imSyncTime": field(|t| json!(t.im_sync_time)),
-        "exceptionCount": field(|t| json!(t.exception_count)),
-        "error": field(|t| json!(t.error.as_ref().map(|e| json!({"code": e.code, "message": e.message})))),
-        "updatedAt": tasks.iter().filter_map(|t| t.timestamp).max(),
-        "tasks": tasks.iter().map(|t| json!({
-            "taskId": t.task_id,
-            "state": if t.is_streaming() { "streaming" } else { "stopped" },
-            "startedAt": t.push_start_time,
-            "stoppedAt": t.push_stop_time,
-            "finishReason": t.finish_reason,
-            "source": if t.kind == PushKind::Reconciled { "reconciled" } else { "callback" },
-        })).collect::<Vec<_>>(),
-    })
+    RoomStatus {
+        error: headline
+            .and_then(|t| t.error.as_ref())
+            .map(|e| ErrorStatus {
+                code: &e.code,
+                message: &e.message,
+            }),
+        exception_count: headline.and_then(|t| t.exception_count),
+        finish_reason: headline.and_then(|t| t.finish_reason.as_deref()),
+        group_id: headline.and_then(|t| t.group_id.as_deref()),
+        im_sync_time: headline.and_then(|t| t.im_sync_time),
+        push_user_id: headline.and_then(|t| t.push_user_id.as_deref()),
+        room_id,
+        sdk_app_id,
+        started_at: headline.and_then(|t| t.push_start_time),
+        state,
+        stopped_at: headline.and_then(|t| t.push_stop_time),
+        task_id: headline.map(|t| t.task_id.as_str()),
+        tasks: tasks
+            .iter()
+            .map(|t| TaskStatus {
+                finish_reason: t.finish_reason.as_deref(),
+                source: match t.kind {
+                    PushKind::Reconciled => "reconciled",
+                    PushKind::Started | PushKind::Stopped => "callback",
+                },
+                started_at: t.push_start_time,
+                state: if t.is_streaming() {
+                    "streaming"
+                } else {
+                    "stopped"
+                },
+                stopped_at: t.push_stop_time,
+                task_id: &t.task_id,
+            })
+            .collect(),
+        updated_at: tasks.iter().filter_map(|t| t.timestamp).max(),
+    }
+}
+
+/// A body as sent: compact JSON.
+pub fn to_bytes(body: &impl Serialize) -> Vec<u8> {
+    // Structs of strings and integers always serialise.
+    serde_json::to_vec(body).unwrap_or_default()
 }
 
 /// The task the top-level fields describe: the streaming task with the greatest start time,
@@ -65,19 +134,17 @@ fn headline_task(tasks: &[PushEvent]) -> Option<&PushEvent> {
         .or_else(|| tasks.iter().max_by(by(stop_time)))
 }
 
-/// One room's status answer as sent: the JSON body, its bytes and its ETag (the same for
+/// One room's status answer as sent: its JSON bytes and its ETag (the same for
 /// `GET /rooms/{roomId}` and a live message).
 pub struct Rendered {
-    pub body: Value,
     pub bytes: Vec<u8>,
     pub etag: String,
 }
 
 pub fn render(sdk_app_id: u64, room_id: u32, room: Option<&Room>) -> Rendered {
-    let body = room_status(sdk_app_id, room_id, room);
-    let bytes = body.to_string().into_bytes();
+    let bytes = to_bytes(&room_status(sdk_app_id, room_id, room));
     let etag = etag(&bytes);
-    Rendered { body, bytes, etag }
+    Rendered { bytes, etag }
 }
 
 /// A strong entity tag for a body: its md5, quoted.
@@ -93,7 +160,13 @@ pub fn if_none_match(header: Option<&str>, etag: &str) -> bool {
     if header.trim() == "*" {
         return true;
     }
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    let opaque = |tag: &str| {
+        let mut tag = tag.trim();
+        while let Some(strong) = tag.strip_prefix("W/") {
+            tag = strong;
+        }
+        tag.to_string()
+    };
     let ours = opaque(etag);
     header.split(',').any(|tag| opaque(tag) == ours)
 }
@@ -153,11 +226,62 @@ pub fn pick_app(raw: Option<&str>, sdk_app_ids: &[u64]) -> Result<u64, ApiError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::callback::PushError;
     use crate::core::room::tests::{reconciled, started, stopped};
+    use serde_json::{json, Value};
+
+    /// The status body as sent, parsed.
+    fn status_body(sdk_app_id: u64, room_id: u32, room: Option<&Room>) -> Value {
+        serde_json::from_slice(&render(sdk_app_id, room_id, room).bytes).expect("JSON")
+    }
+
+    /// A room whose headline task stopped with every field set (escapes included).
+    fn stopped_with_every_field() -> Room {
+        let mut room = Room::new();
+        let mut stop = stopped("main", 100, 300, 310);
+        stop.group_id = Some("g\"1".into());
+        stop.im_sync_time = Some(101);
+        stop.exception_count = Some(2);
+        stop.error = Some(PushError {
+            code: "E.c".into(),
+            message: "m\u{e9}\n".into(),
+        });
+        room.apply(stop);
+        room
+    }
+
+    #[test]
+    fn bodies_keep_their_bytes_and_etags() {
+        // Written by the `serde_json::Value` rendering this replaced; ETags a client holds
+        // stay valid across the change.
+        let full = render(7, 9, Some(&stopped_with_every_field()));
+        assert_eq!(
+            String::from_utf8(full.bytes).expect("UTF-8"),
+            r#"{"error":{"code":"E.c","message":"mé\n"},"exceptionCount":2,"finishReason":"USER_CALL","groupId":"g\"1","imSyncTime":101,"pushUserId":"user-main","roomId":9,"sdkAppId":7,"startedAt":100,"state":"stopped","stoppedAt":300,"taskId":"main","tasks":[{"finishReason":"USER_CALL","source":"callback","startedAt":100,"state":"stopped","stoppedAt":300,"taskId":"main"}],"updatedAt":310}"#
+        );
+        assert_eq!(
+            String::from_utf8(render(7, 9, None).bytes).expect("UTF-8"),
+            r#"{"error":null,"exceptionCount":null,"finishReason":null,"groupId":null,"imSyncTime":null,"pushUserId":null,"roomId":9,"sdkAppId":7,"startedAt":null,"state":"idle","stoppedAt":null,"taskId":null,"tasks":[],"updatedAt":null}"#
+        );
+        let mut room = Room::new();
+        room.apply(reconciled("older", 50, 80, 90));
+        room.apply(stopped("main", 100, 300, 310));
+        room.apply(started("live", 200, 200));
+        let live = render(1400000001, 1253, Some(&room));
+        assert_eq!(
+            String::from_utf8_lossy(&live.bytes),
+            r#"{"error":null,"exceptionCount":null,"finishReason":null,"groupId":null,"imSyncTime":null,"pushUserId":"user-live","roomId":1253,"sdkAppId":1400000001,"startedAt":200,"state":"streaming","stoppedAt":null,"taskId":"live","tasks":[{"finishReason":null,"source":"callback","startedAt":200,"state":"streaming","stoppedAt":null,"taskId":"live"},{"finishReason":"USER_CALL","source":"callback","startedAt":100,"state":"stopped","stoppedAt":300,"taskId":"main"},{"finishReason":"AUTO","source":"reconciled","startedAt":50,"state":"stopped","stoppedAt":80,"taskId":"older"}],"updatedAt":310}"#
+        );
+        assert_eq!(live.etag, r#""d88bf8fd125807bb3848438d3d652bf5""#);
+        assert_eq!(
+            crate::core::live::status_message(&live),
+            r#"{"etag":"\"d88bf8fd125807bb3848438d3d652bf5\"","room":{"error":null,"exceptionCount":null,"finishReason":null,"groupId":null,"imSyncTime":null,"pushUserId":"user-live","roomId":1253,"sdkAppId":1400000001,"startedAt":200,"state":"streaming","stoppedAt":null,"taskId":"live","tasks":[{"finishReason":null,"source":"callback","startedAt":200,"state":"streaming","stoppedAt":null,"taskId":"live"},{"finishReason":"USER_CALL","source":"callback","startedAt":100,"state":"stopped","stoppedAt":300,"taskId":"main"},{"finishReason":"AUTO","source":"reconciled","startedAt":50,"state":"stopped","stoppedAt":80,"taskId":"older"}],"updatedAt":310},"type":"status"}"#
+        );
+    }
 
     #[test]
     fn never_seen_room_is_idle_with_null_fields() {
-        let body = room_status(1400000001, 1253, None);
+        let body = status_body(1400000001, 1253, None);
         assert_eq!(body["state"], "idle");
         assert_eq!(body["roomId"], 1253);
         assert_eq!(body["sdkAppId"], 1400000001u64);
@@ -171,7 +295,7 @@ mod tests {
         let mut room = Room::new();
         room.apply(started("main", 100, 100));
         room.apply(stopped("backup", 90, 500, 500));
-        let body = room_status(1, 7, Some(&room));
+        let body = status_body(1, 7, Some(&room));
         assert_eq!(body["state"], "streaming");
         assert_eq!(body["taskId"], "main");
         assert_eq!(body["startedAt"], 100);
@@ -186,7 +310,7 @@ mod tests {
         let mut room = Room::new();
         room.apply(stopped("a", 100, 300, 300));
         room.apply(stopped("b", 200, 250, 250));
-        let body = room_status(1, 7, Some(&room));
+        let body = status_body(1, 7, Some(&room));
         assert_eq!(body["state"], "stopped");
         assert_eq!(body["taskId"], "a");
         assert_eq!(body["finishReason"], "USER_CALL");
@@ -198,13 +322,13 @@ mod tests {
         let mut room = Room::new();
         room.apply(started("main", 100, 100));
         room.apply(stopped("backup", 90, 150, 150));
-        let streaming = room_status(1, 7, Some(&room));
+        let streaming = status_body(1, 7, Some(&room));
         assert_eq!(streaming["state"], "streaming");
         assert_eq!(streaming["tasks"][0]["source"], "callback");
         assert_eq!(streaming["tasks"][1]["source"], "callback");
 
         room.apply(reconciled("main", 100, 400, 1000));
-        let body = room_status(1, 7, Some(&room));
+        let body = status_body(1, 7, Some(&room));
         assert_eq!(body["state"], "stopped");
         assert_eq!(body["taskId"], "main");
         assert_eq!(body["stoppedAt"], 400);
@@ -218,7 +342,7 @@ mod tests {
         assert_eq!(body["tasks"][1]["source"], "callback");
 
         room.apply(stopped("main", 100, 390, 390));
-        let replaced = room_status(1, 7, Some(&room));
+        let replaced = status_body(1, 7, Some(&room));
         assert_eq!(replaced["tasks"][0]["source"], "callback");
         assert_eq!(replaced["stoppedAt"], 390);
     }

@@ -288,13 +288,13 @@ impl Answer {
 /// {"Code", "Message"}, "RequestId"}}` (which Tencent sends with HTTP 200).
 pub fn parse_answer(http_status: u16, body: &[u8]) -> Answer {
     let unparsable = |why: &str| Answer::Unparsable(format!("HTTP {http_status}: {why}"));
-    let Ok(Value::Object(mut top)) = serde_json::from_slice::<Value>(body) else {
+    let Ok(Value::Object(top)) = serde_json::from_slice::<Value>(body) else {
         return unparsable("not a JSON object");
     };
-    let Some(Value::Object(response)) = top.remove("Response") else {
+    let Some(Value::Object(response)) = top.get("Response") else {
         return unparsable("no Response object");
     };
-    let request_id = string(&response, "RequestId");
+    let request_id = string(response, "RequestId");
     if let Some(Value::Object(error)) = response.get("Error") {
         return match string(error, "Code") {
             Some(code) => Answer::Error(ApiFailure {
@@ -309,7 +309,7 @@ pub fn parse_answer(http_status: u16, body: &[u8]) -> Answer {
     if !(200..300).contains(&http_status) {
         return unparsable("not a success status");
     }
-    let status = match string(&response, "Status").as_deref() {
+    let status = match string(response, "Status").as_deref() {
         Some("PREPARED") => TaskStatus::Prepared,
         Some("PUSHING") => TaskStatus::Pushing,
         Some("STOPPED") => TaskStatus::Stopped,
@@ -318,16 +318,16 @@ pub fn parse_answer(http_status: u16, body: &[u8]) -> Answer {
     };
     Answer::Task(PushTask {
         status,
-        task_id: string(&response, "TaskId"),
+        task_id: string(response, "TaskId"),
         room_id: response.get("RoomId").and_then(Value::as_u64),
-        group_id: string(&response, "GroupId"),
-        push_user_id: string(&response, "PushUserId"),
-        push_start_time: integer(&response, "PushStartTime"),
-        push_stop_time: integer(&response, "PushStopTime"),
-        finish_reason: string(&response, "FinishReason"),
-        exception_count: integer(&response, "ExceptionCnt"),
-        im_sync_time: integer(&response, "IMSyncTime"),
-        backup: string(&response, "Backup"),
+        group_id: string(response, "GroupId"),
+        push_user_id: string(response, "PushUserId"),
+        push_start_time: integer(response, "PushStartTime"),
+        push_stop_time: integer(response, "PushStopTime"),
+        finish_reason: string(response, "FinishReason"),
+        exception_count: integer(response, "ExceptionCnt"),
+        im_sync_time: integer(response, "IMSyncTime"),
+        backup: string(response, "Backup"),
         request_id,
     })
 }

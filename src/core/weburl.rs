@@ -33,7 +33,8 @@ pub struct InvalidUrl;
 impl Url {
     /// Parses `input` as it is (no trimming).
     pub fn parse(input: &str) -> Result<Url, InvalidUrl> {
-        let (scheme, rest) = input.split_once("://").ok_or(InvalidUrl)?;
+        let (scheme, rest) = input.split_once(':').ok_or(InvalidUrl)?;
+        let rest = rest.strip_prefix("//").ok_or(InvalidUrl)?;
         let (scheme, default_port) = if scheme.eq_ignore_ascii_case("http") {
             ("http", 80)
         } else if scheme.eq_ignore_ascii_case("https") {
@@ -203,8 +204,11 @@ fn kept(b: u8, also_encoded: &[u8]) -> bool {
 /// A path segment the WHATWG parser keeps as it is: no dot segment (which it would resolve),
 /// no backslash (a separator to it) and nothing it percent-encodes.
 fn is_plain_segment(segment: &str) -> bool {
-    let dots = segment.to_ascii_lowercase().replace("%2e", ".");
-    dots != "." && dots != ".." && segment.bytes().all(|b| kept(b, b"\"<>`{}\\"))
+    let dot_segment = matches!(
+        segment.to_ascii_lowercase().as_str(),
+        "." | "%2e" | ".." | ".%2e" | "%2e." | "%2e%2e"
+    );
+    !dot_segment && segment.bytes().all(|b| kept(b, b"\"<>`{}\\"))
 }
 
 /// A host name (ASCII letters, digits, `-`, `_`, `.`; lowercased) or, when its last label is

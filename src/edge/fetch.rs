@@ -284,11 +284,12 @@ async fn read_status(
         .iter()
         .zip(&rooms)
         .map(|(&id, room)| status::room_status(app, id, room.as_ref()));
-    let body = match one {
-        Some(_) => bodies.next().unwrap_or_default(),
-        None => json!({ "rooms": bodies.collect::<Vec<_>>() }),
+    let bytes = match one {
+        Some(_) => status::to_bytes(&bodies.next()),
+        None => status::to_bytes(&status::Rooms {
+            rooms: bodies.collect(),
+        }),
     };
-    let bytes = body.to_string().into_bytes();
     let tag = status::etag(&bytes);
     let mut reply = if status::if_none_match(header(req, "if-none-match").as_deref(), &tag) {
         Reply::empty(304)

@@ -197,7 +197,7 @@ impl RoomObject {
         self.state.accept_web_socket(&pair.server);
         let rendered = status::render(app, room_id, Some(&stored.decode()));
         pair.server
-            .send_with_str(live::status_message(&rendered.body, &rendered.etag))
+            .send_with_str(live::status_message(&rendered))
             .map_err(|_| ApiError::Internal)?;
         Response::from_websocket(pair.client).map_err(|_| ApiError::Internal)
     }
