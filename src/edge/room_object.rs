@@ -22,6 +22,7 @@
 //! task is due (`reconcile`), signing (`core::tencent`).
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -505,8 +506,12 @@ fn stub(env: &Env, sdk_app_id: u64, room_id: u32) -> Result<worker::Stub, ApiErr
 pub struct Rooms<'a>(pub &'a Env);
 
 impl RoomObjects for Rooms<'_> {
-    async fn apply(&self, sdk_app_id: u64, event: &PushEvent) -> Result<Applied, ApiError> {
-        apply(self.0, sdk_app_id, event).await
+    fn apply(
+        &self,
+        sdk_app_id: u64,
+        event: &PushEvent,
+    ) -> impl Future<Output = Result<Applied, ApiError>> {
+        apply(self.0, sdk_app_id, event)
     }
 }
 
