@@ -3,6 +3,8 @@
 //! Here only the `worker` calls; what is read when, and what a failure means, is the core's.
 //! Not here: the read path's decisions (`core::cache`), writes (`room_object`).
 
+use std::future::Future;
+
 use worker::{Cache, Date, Headers, Response};
 
 use super::bindings::Kv;
@@ -37,14 +39,14 @@ impl Store {
     }
 
     /// The stored rooms of `room_ids`, in order (`None`: never seen), and how many came from KV.
-    pub async fn rooms(
-        &self,
+    pub fn rooms<'a>(
+        &'a self,
         sdk_app_id: u64,
-        room_ids: &[u32],
-        log: &mut RequestLog,
-    ) -> Result<(Vec<Option<Room>>, usize), ApiError> {
+        room_ids: &'a [u32],
+        log: &'a mut RequestLog,
+    ) -> impl Future<Output = Result<(Vec<Option<Room>>, usize), ApiError>> + 'a {
         let fresh_ms = u64::from(self.cache_seconds) * 1000;
-        cache::read_rooms(self, self, sdk_app_id, room_ids, now_ms(), fresh_ms, log).await
+        cache::read_rooms(self, self, sdk_app_id, room_ids, now_ms(), fresh_ms, log)
     }
 }
 
