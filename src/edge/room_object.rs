@@ -27,9 +27,9 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{
-    durable_object, js_sys, wasm_bindgen::JsValue, worker_sys::WebSocketRequestResponsePair, Date,
-    DurableObject, Env, Headers, Method, Request, RequestInit, Response, ScheduledTime, State,
-    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    durable_object, js_sys, wasm_bindgen::JsValue, web_sys,
+    worker_sys::WebSocketRequestResponsePair, Date, DurableObject, Env, Headers, Request, Response,
+    ScheduledTime, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 use super::bindings::Kv;
@@ -523,13 +523,15 @@ async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Applied,
         event: event.clone(),
     })
     .map_err(|_| ApiError::Internal)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request =
-        super::new_request(&format!("{INTERNAL}/apply"), &init).map_err(|_| ApiError::Internal)?;
+    // On the JS `RequestInit` directly (see `super::new_request`).
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&body.into());
+    let request = web_sys::Request::new_with_str_and_init(&format!("{INTERNAL}/apply"), &init)
+        .map_err(|_| ApiError::Internal)?;
     // The object unreachable or failing: the event is not stored, so the sender must retry.
     let response = stub
-        .fetch_with_request(request)
+        .fetch_with_request(request.into())
         .await
         .map_err(|_| ApiError::StorageUnavailable)?;
     if response.status_code() != 200 {
@@ -554,12 +556,13 @@ pub async fn connect_live(
     headers
         .set("upgrade", "websocket")
         .map_err(|_| ApiError::Internal)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
+    let init = web_sys::RequestInit::new();
+    init.set_headers(headers.as_ref());
     let url =
         format!("{INTERNAL}/live?sdkAppId={sdk_app_id}&roomId={room_id}&max={max_connections}");
-    let request = super::new_request(&url, &init).map_err(|_| ApiError::Internal)?;
-    stub.fetch_with_request(request)
+    let request =
+        web_sys::Request::new_with_str_and_init(&url, &init).map_err(|_| ApiError::Internal)?;
+    stub.fetch_with_request(request.into())
         .await
         .map_err(|_| ApiError::StorageUnavailable)
 }
