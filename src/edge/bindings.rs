@@ -140,8 +140,7 @@ pub struct Queue(worker::worker_sys::Queue);
 impl Queue {
     /// The queue bound as `binding`, if the env has one.
     pub fn bound(env: &Env, binding: &str) -> Option<Queue> {
-        let queue = env.queue(binding).ok()?;
-        Some(Queue(JsValue::from(queue).unchecked_into()))
+        class_binding(env, binding, "WorkerQueue").map(Queue)
     }
 
     /// Sends one message of content type `json`: the object `json` (JSON text) describes,
@@ -156,6 +155,21 @@ impl Queue {
             .await
             .map(drop)
     }
+}
+
+/// The binding `name` of `env` if it is an object of the JS class `class`: the check
+/// workers-rs's `Env` getters (`queue`, `durable_object`, `assets`) make, in one function for
+/// all of them (each of theirs is a copy, with its own error sentences).
+pub fn class_binding<T: JsCast>(env: &Env, name: &str, class: &str) -> Option<T> {
+    binding_of_class(env, name, class).map(JsCast::unchecked_into)
+}
+
+fn binding_of_class(env: &Env, name: &str, class: &str) -> Option<JsValue> {
+    let value = Reflect::get(env, &name.into()).ok()?;
+    if value.is_undefined() {
+        return None;
+    }
+    (Object::from(value.clone()).constructor().name() == class).then_some(value)
 }
 
 /// The messages of a queue batch, and the name of the queue they came from.

@@ -11,7 +11,7 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, worker_sys, Date, Env, Request, Response};
 
-use super::bindings::Kv;
+use super::bindings::{class_binding, Kv};
 use super::into_response;
 use super::room_object;
 use super::store::{Store, KV_BINDING};
@@ -305,10 +305,8 @@ async fn read_status(
 /// `GET`/`HEAD` of a static file: its bytes from the assets binding (always a plain `GET` of
 /// the file, so the worker's own ETag and 304 apply, `core::assets`).
 async fn static_file(req: &Request, env: &Env, file: StaticFile) -> Result<Reply, ApiError> {
-    let fetcher: worker_sys::Fetcher = env
-        .assets(assets::BINDING)
-        .map_err(|_| ApiError::NotConfigured(assets::BINDING))?
-        .into_rpc();
+    let fetcher: worker_sys::Fetcher = class_binding(env, assets::BINDING, "Fetcher")
+        .ok_or(ApiError::NotConfigured(assets::BINDING))?;
     // The host is not looked at: the binding serves this worker's assets by path alone.
     // `fetch(url)` directly: worker's `Fetcher::fetch` also compiles in its `RequestInit`
     // conversion (`cf` properties and all, ~6 KB of gzipped wasm) even when given none.
@@ -392,7 +390,7 @@ fn read_config(env: &Env) -> Result<Config, ConfigError> {
     for binding in [KV_BINDING, room_object::BINDING] {
         let bound = match binding {
             KV_BINDING => Kv::bound(env, binding).is_some(),
-            _ => env.durable_object(binding).is_ok(),
+            _ => room_object::namespace(env).is_some(),
         };
         if !bound {
             return Err(ConfigError { variable: binding });

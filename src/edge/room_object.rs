@@ -28,11 +28,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{
     durable_object, js_sys, wasm_bindgen::JsValue, web_sys,
-    worker_sys::WebSocketRequestResponsePair, Date, DurableObject, Env, Headers, Request, Response,
-    ScheduledTime, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    worker_sys::WebSocketRequestResponsePair, Date, DurableObject, Env, Headers, ObjectNamespace,
+    Request, Response, ScheduledTime, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::bindings::Kv;
+use super::bindings::{class_binding, Kv};
 use super::origin::Forward;
 use super::{into_response, queue, store, tencent};
 use crate::core::accept::RoomObjects;
@@ -496,10 +496,15 @@ fn log_line(level: &'static str, event: &'static str, fields: serde_json::Value)
 
 // ---- the edge's side: reaching a room's object ----
 
+/// The room objects' namespace, if the env binds it.
+pub fn namespace(env: &Env) -> Option<ObjectNamespace> {
+    class_binding(env, BINDING, "DurableObjectNamespace")
+}
+
 fn stub(env: &Env, sdk_app_id: u64, room_id: u32) -> Result<worker::Stub, ApiError> {
-    env.durable_object(BINDING)
-        .and_then(|ns| ns.get_by_name(&room::key(sdk_app_id, room_id)))
-        .map_err(|_| ApiError::NotConfigured(BINDING))
+    namespace(env)
+        .and_then(|ns| ns.get_by_name(&room::key(sdk_app_id, room_id)).ok())
+        .ok_or(ApiError::NotConfigured(BINDING))
 }
 
 /// The rooms' objects of an env, for `core::accept`.
