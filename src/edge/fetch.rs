@@ -320,9 +320,7 @@ async fn static_file(req: &Request, env: &Env, file: StaticFile) -> Result<Reply
         .map_err(|_| ApiError::Internal)?;
     let status = response.status();
     let body = match status {
-        200 => super::body_text(response.into())
-            .await
-            .ok_or(ApiError::Internal)?,
+        200 => super::body_text(response).await.ok_or(ApiError::Internal)?,
         _ => String::new(),
     };
     assets::reply(file, status, body, header(req, "if-none-match").as_deref())

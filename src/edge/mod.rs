@@ -11,6 +11,8 @@ pub mod room_object;
 mod store;
 mod tencent;
 
+use std::future::Future;
+
 use worker::{
     js_sys, wasm_bindgen_futures::JsFuture, web_sys, Env, Headers, Request, RequestInit, Response,
 };
@@ -55,9 +57,13 @@ pub fn into_response(reply: Reply) -> worker::Result<Response> {
 /// A response's whole body as text, in one read (`Response.text()`). worker's own `text()` and
 /// `bytes()` read a streamed body chunk by chunk through a stream reader: a JS↔wasm crossing
 /// and a promise per chunk, the largest part of a small body's cost (bench/profile.mjs).
-/// `None` when the body cannot be read or is not text.
-pub async fn body_text(response: Response) -> Option<String> {
-    let response: web_sys::Response = response.into();
+/// `None` when the body cannot be read or is not text. The runtime's own response is read as
+/// it is: made into workers-rs's first, it would be rebuilt on the way back.
+pub fn body_text(response: impl Into<web_sys::Response>) -> impl Future<Output = Option<String>> {
+    text(response.into())
+}
+
+async fn text(response: web_sys::Response) -> Option<String> {
     JsFuture::from(response.text().ok()?)
         .await
         .ok()?
