@@ -229,6 +229,7 @@ async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, String> {
         .map_err(js_error)
 }
 
-fn js_error(error: JsValue) -> String {
+/// A runtime error as a sentence for the log.
+pub fn js_error(error: JsValue) -> String {
     worker::Error::from(error).to_string()
 }
