@@ -108,11 +108,11 @@ pub async fn fetch(
         Ok(response) => response,
         // A reply whose headers the runtime refused: answered like workers-rs answers it.
         Err(e) => {
-            worker::console_error!("{e}");
-            worker::Response::error("INTERNAL SERVER ERROR", 500)?
+            worker::console_error!("{}", worker::Error::from(e));
+            worker::Response::error("INTERNAL SERVER ERROR", 500)?.into()
         }
     };
-    Ok(worker::web_sys::Response::from(response).into())
+    Ok(response.into())
 }
 
 /// The delivery queue's consumer (and its dead-letter queue's). Never fails: each message is

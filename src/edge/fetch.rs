@@ -34,7 +34,7 @@ enum Answer {
 }
 
 /// Every request's way through the worker; always ends in a well-formed answer.
-pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
+pub async fn handle(mut req: Request, env: Env) -> Result<web_sys::Response, JsValue> {
     let started_ms = Date::now().as_millis();
     let request_id = http::request_id_from_ray(header(&req, "cf-ray").as_deref())
         .unwrap_or_else(generate_request_id);
@@ -48,7 +48,7 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
         Answer::Reply(reply) => reply,
         Answer::Upgrade(response) => {
             worker::console_log!("{}", log.line(response.status_code(), elapsed()));
-            return Ok(response);
+            return Ok(response.into());
         }
     };
     if method == "HEAD" {

@@ -14,7 +14,8 @@ mod tencent;
 use std::future::Future;
 
 use worker::{
-    js_sys, wasm_bindgen_futures::JsFuture, web_sys, Env, Headers, Request, RequestInit, Response,
+    js_sys, wasm_bindgen::JsValue, wasm_bindgen_futures::JsFuture, web_sys, Env, Request,
+    RequestInit,
 };
 
 use crate::core::http::Reply;
@@ -41,17 +42,18 @@ pub fn env_config(
     crate::core::config::Config::from_lookup(|name| env_string(env, name))
 }
 
-pub fn into_response(reply: Reply) -> worker::Result<Response> {
-    let headers = Headers::new();
+/// A reply as the runtime's response, made directly rather than as workers-rs's `Response`
+/// and then converted.
+pub fn into_response(reply: Reply) -> Result<web_sys::Response, JsValue> {
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &reply.headers {
         headers.set(name, value)?;
     }
-    let response = if reply.body.is_empty() {
-        Response::empty()?
-    } else {
-        Response::from_bytes(reply.body)?
-    };
-    Ok(response.with_status(reply.status).with_headers(headers))
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    let body = (!reply.body.is_empty()).then(|| js_sys::Uint8Array::from(&reply.body[..]));
+    web_sys::Response::new_with_opt_js_u8_array_and_init(body.as_ref(), &init)
 }
 
 /// A response's whole body as text, in one read (`Response.text()`). worker's own `text()` and

@@ -99,7 +99,7 @@ impl DurableObject for RoomObject {
             "/live" => self.live(&req).await,
             _ => Err(ApiError::NotFound),
         };
-        answer.or_else(|e| into_response(e.into_reply()))
+        answer.or_else(|e| Ok(into_response(e.into_reply())?.into()))
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
