@@ -9,7 +9,7 @@ use serde_json::json;
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, worker_sys, Date, Env, Request, Response};
+use worker::{web_sys, worker_sys, Date, Env, Request};
 
 use super::bindings::{class_binding, Kv};
 use super::into_response;
@@ -30,7 +30,7 @@ use crate::{route, Route};
 /// An answer: a plain reply, or the room object's WebSocket upgrade passed through.
 enum Answer {
     Reply(Reply),
-    Upgrade(Response),
+    Upgrade(web_sys::Response),
 }
 
 /// Every request's way through the worker; always ends in a well-formed answer.
@@ -47,8 +47,8 @@ pub async fn handle(mut req: Request, env: Env) -> Result<web_sys::Response, JsV
     let mut reply = match answer {
         Answer::Reply(reply) => reply,
         Answer::Upgrade(response) => {
-            worker::console_log!("{}", log.line(response.status_code(), elapsed()));
-            return Ok(response.into());
+            worker::console_log!("{}", log.line(response.status(), elapsed()));
+            return Ok(response);
         }
     };
     if method == "HEAD" {
@@ -83,7 +83,7 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         Ok(Route::Rooms) => read_status(req, env, &config, None, log).await,
         Ok(Route::Live(id)) => match connect_live(req, env, &config, &id, log).await {
             // A 101 carries the socket and goes out as the object made it.
-            Ok(response) if response.status_code() == 101 => return Answer::Upgrade(response),
+            Ok(response) if response.status() == 101 => return Answer::Upgrade(response),
             Ok(response) => Ok(object_refusal(response, log).await),
             Err(e) => Err(e),
         },
@@ -150,7 +150,7 @@ async fn connect_live(
     config: &Config,
     raw_id: &str,
     log: &mut RequestLog,
-) -> Result<Response, ApiError> {
+) -> Result<web_sys::Response, ApiError> {
     let url = req.inner().url();
     let query = |name: &str| http::query_param(&url, name);
     if let Some(token) = &config.status_token {
@@ -175,8 +175,8 @@ async fn connect_live(
 
 /// The object refused an upgrade (429 `too_many_connections`, or its own failure): its JSON
 /// error becomes this request's answer, with the usual headers.
-async fn object_refusal(response: Response, log: &mut RequestLog) -> Reply {
-    let status = response.status_code();
+async fn object_refusal(response: web_sys::Response, log: &mut RequestLog) -> Reply {
+    let status = response.status();
     let body = super::body_text(response).await.unwrap_or_default();
     let code = serde_json::from_slice::<serde_json::Value>(body.as_bytes())
         .ok()

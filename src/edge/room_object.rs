@@ -28,11 +28,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{
     durable_object, js_sys, wasm_bindgen::JsValue, web_sys,
-    worker_sys::WebSocketRequestResponsePair, Date, DurableObject, Env, Headers, ObjectNamespace,
-    Request, Response, ScheduledTime, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    worker_sys::WebSocketRequestResponsePair, Date, DurableObject, Env, Headers, Request, Response,
+    ScheduledTime, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::bindings::{class_binding, Kv};
+use super::bindings::{class_binding, Kv, ObjectNamespace};
 use super::origin::Forward;
 use super::{into_response, queue, store, tencent};
 use crate::core::accept::RoomObjects;
@@ -501,10 +501,18 @@ pub fn namespace(env: &Env) -> Option<ObjectNamespace> {
     class_binding(env, BINDING, "DurableObjectNamespace")
 }
 
-fn stub(env: &Env, sdk_app_id: u64, room_id: u32) -> Result<worker::Stub, ApiError> {
-    namespace(env)
-        .and_then(|ns| ns.get_by_name(&room::key(sdk_app_id, room_id)).ok())
-        .ok_or(ApiError::NotConfigured(BINDING))
+/// Sends `request` to the room's object: `StorageUnavailable` when it cannot be reached.
+async fn send(
+    env: &Env,
+    sdk_app_id: u64,
+    room_id: u32,
+    request: &web_sys::Request,
+) -> Result<web_sys::Response, ApiError> {
+    let namespace = namespace(env).ok_or(ApiError::NotConfigured(BINDING))?;
+    namespace
+        .send(&room::key(sdk_app_id, room_id), request)
+        .await
+        .map_err(|_| ApiError::StorageUnavailable)
 }
 
 /// The rooms' objects of an env, for `core::accept`.
@@ -522,7 +530,6 @@ impl RoomObjects for Rooms<'_> {
 
 /// Sends one verified push event to its room's object; answers once the object stored it.
 async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Applied, ApiError> {
-    let stub = stub(env, sdk_app_id, event.room_id)?;
     let body = serde_json::to_string(&ApplyCall {
         sdk_app_id,
         event: event.clone(),
@@ -535,11 +542,8 @@ async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Applied,
     let request = web_sys::Request::new_with_str_and_init(&format!("{INTERNAL}/apply"), &init)
         .map_err(|_| ApiError::Internal)?;
     // The object unreachable or failing: the event is not stored, so the sender must retry.
-    let response = stub
-        .fetch_with_request(request.into())
-        .await
-        .map_err(|_| ApiError::StorageUnavailable)?;
-    if response.status_code() != 200 {
+    let response = send(env, sdk_app_id, event.room_id, &request).await?;
+    if response.status() != 200 {
         return Err(ApiError::StorageUnavailable);
     }
     let text = super::body_text(response)
@@ -555,8 +559,7 @@ pub async fn connect_live(
     sdk_app_id: u64,
     room_id: u32,
     max_connections: u32,
-) -> Result<Response, ApiError> {
-    let stub = stub(env, sdk_app_id, room_id)?;
+) -> Result<web_sys::Response, ApiError> {
     let headers = Headers::new();
     headers
         .set("upgrade", "websocket")
@@ -567,7 +570,5 @@ pub async fn connect_live(
         format!("{INTERNAL}/live?sdkAppId={sdk_app_id}&roomId={room_id}&max={max_connections}");
     let request =
         web_sys::Request::new_with_str_and_init(&url, &init).map_err(|_| ApiError::Internal)?;
-    stub.fetch_with_request(request.into())
-        .await
-        .map_err(|_| ApiError::StorageUnavailable)
+    send(env, sdk_app_id, room_id, &request).await
 }
