@@ -109,7 +109,11 @@ pub async fn fetch(
         // A reply whose headers the runtime refused: answered like workers-rs answers it.
         Err(e) => {
             worker::console_error!("{}", worker::Error::from(e));
-            worker::Response::error("INTERNAL SERVER ERROR", 500)?.into()
+            edge::into_response(crate::core::http::Reply {
+                status: 500,
+                headers: Vec::new(),
+                body: b"INTERNAL SERVER ERROR".to_vec(),
+            })?
         }
     };
     Ok(response.into())
