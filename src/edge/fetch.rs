@@ -47,7 +47,7 @@ pub async fn handle(mut req: Request, env: Env) -> Result<web_sys::Response, JsV
     let mut reply = match answer {
         Answer::Reply(reply) => reply,
         Answer::Upgrade(response) => {
-            worker::console_log!("{}", log.line(response.status(), elapsed()));
+            super::log(&log.line(response.status(), elapsed()));
             return Ok(response);
         }
     };
@@ -55,7 +55,7 @@ pub async fn handle(mut req: Request, env: Env) -> Result<web_sys::Response, JsV
         reply = reply.without_body();
     }
     reply.header("x-request-id", &request_id);
-    worker::console_log!("{}", log.line(reply.status, elapsed()));
+    super::log(&log.line(reply.status, elapsed()));
     into_response(reply)
 }
 

@@ -42,6 +42,12 @@ pub fn env_config(
     crate::core::config::Config::from_lookup(|name| env_string(env, name))
 }
 
+/// Prints one log line (`console.log`). workers-rs's `console_log!` would copy each line
+/// through `format!` first.
+pub fn log(line: &str) {
+    web_sys::console::log_1(&line.into());
+}
+
 /// A reply as the runtime's response, made directly rather than as workers-rs's `Response`
 /// and then converted.
 pub fn into_response(reply: Reply) -> Result<web_sys::Response, JsValue> {

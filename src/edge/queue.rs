@@ -342,7 +342,7 @@ fn redeliver(message: &QueueMessage, seconds: u32) {
 
 fn finish(log: &mut DeliveryLog, started_ms: u64) {
     log.duration_ms = now_ms().saturating_sub(started_ms);
-    worker::console_log!("{}", log.line());
+    super::log(&log.line());
 }
 
 fn log_unreadable(error: &str) {
@@ -352,7 +352,7 @@ fn log_unreadable(error: &str) {
         error: Some(error.to_string()),
         ..DeliveryLog::default()
     };
-    worker::console_log!("{}", log.line());
+    super::log(&log.line());
 }
 
 fn now_ms() -> u64 {

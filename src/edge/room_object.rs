@@ -485,13 +485,13 @@ fn now_seconds() -> i64 {
 /// The object's log, for `core::object`: each line printed at once.
 impl ObjectLog for RoomObject {
     fn write(&self, line: ObjectLine) {
-        worker::console_log!("{}", line.line());
+        super::log(&line.line());
     }
 }
 
 /// One JSON log line of the object, searchable by `component` and `event`.
 fn log_line(level: &'static str, event: &'static str, fields: serde_json::Value) {
-    worker::console_log!("{}", ObjectLine::new(level, event, fields).line());
+    super::log(&ObjectLine::new(level, event, fields).line());
 }
 
 // ---- the edge's side: reaching a room's object ----
