@@ -9,10 +9,11 @@ use serde_json::json;
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, worker_sys, Date, Env, Request};
+use worker::{web_sys, worker_sys, Env, Request};
 
 use super::bindings::{class_binding, Kv};
 use super::into_response;
+use super::now_ms;
 use super::room_object;
 use super::store::{Store, KV_BINDING};
 use super::{admin, queue};
@@ -35,7 +36,7 @@ enum Answer {
 
 /// Every request's way through the worker; always ends in a well-formed answer.
 pub async fn handle(mut req: Request, env: Env) -> Result<web_sys::Response, JsValue> {
-    let started_ms = Date::now().as_millis();
+    let started_ms = now_ms();
     let request_id = http::request_id_from_ray(header(&req, "cf-ray").as_deref())
         .unwrap_or_else(generate_request_id);
     // The method as sent: `req.method()` reads any method it does not know (QUERY, ...) as GET.
@@ -43,7 +44,7 @@ pub async fn handle(mut req: Request, env: Env) -> Result<web_sys::Response, JsV
     let mut log = RequestLog::new(request_id.clone(), &method);
 
     let answer = respond(&mut req, &env, &method, &mut log).await;
-    let elapsed = || Date::now().as_millis().saturating_sub(started_ms);
+    let elapsed = || now_ms().saturating_sub(started_ms);
     let mut reply = match answer {
         Answer::Reply(reply) => reply,
         Answer::Upgrade(response) => {
@@ -112,7 +113,7 @@ async fn receive_callback(
     log: &mut RequestLog,
 ) -> Result<Reply, ApiError> {
     let body = read_body(req).await?;
-    let now = i64::try_from(Date::now().as_millis() / 1000).unwrap_or(i64::MAX);
+    let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
     let envelope = callback::parse(&body)?;
     // Say what arrived even when a later check refuses it.
     log.event_type = Some(header_safe(&envelope.event_type));
@@ -131,15 +132,7 @@ async fn receive_callback(
     };
     let rooms = room_object::Rooms(env);
     let cache = store(env, config)?;
-    accept::accept(
-        &verified,
-        &rooms,
-        &cache,
-        &origin,
-        Date::now().as_millis(),
-        log,
-    )
-    .await
+    accept::accept(&verified, &rooms, &cache, &origin, now_ms(), log).await
 }
 
 /// `GET /rooms/{roomId}/live`: the status read's token, room and app rules, the origin

@@ -42,6 +42,11 @@ pub fn env_config(
     crate::core::config::Config::from_lookup(|name| env_string(env, name))
 }
 
+/// The clock, in Unix milliseconds (`Date.now()`: no `Date` object made to read it).
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
 /// Prints one log line (`console.log`). workers-rs's `console_log!` would copy each line
 /// through `format!` first.
 pub fn log(line: &str) {

@@ -16,10 +16,11 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use worker::worker_sys::MessageBatch;
-use worker::{js_sys, Date, Env};
+use worker::{js_sys, Env};
 
 use super::bindings::{self, Queue, QueueMessage};
 use super::dead_letters::DeadLetters;
+use super::now_ms;
 use super::origin::{self, Forward};
 use crate::core::accept::Origin;
 use crate::core::config::{Config, OriginDelivery};
@@ -353,8 +354,4 @@ fn log_unreadable(error: &str) {
         ..DeliveryLog::default()
     };
     super::log(&log.line());
-}
-
-fn now_ms() -> u64 {
-    Date::now().as_millis()
 }

@@ -28,11 +28,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{
     durable_object, js_sys, wasm_bindgen::JsValue, web_sys,
-    worker_sys::WebSocketRequestResponsePair, Date, DurableObject, Env, Headers, Request, Response,
+    worker_sys::WebSocketRequestResponsePair, DurableObject, Env, Headers, Request, Response,
     ScheduledTime, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 use super::bindings::{class_binding, Kv, ObjectNamespace};
+use super::now_ms;
 use super::origin::Forward;
 use super::{into_response, queue, store, tencent};
 use crate::core::accept::RoomObjects;
@@ -472,10 +473,6 @@ impl Viewers for RoomObject {
 /// The object's storage failed in the alarm (the flow logged why): the runtime retries it.
 fn alarm_error(_: ApiError) -> worker::Error {
     worker::Error::RustError("room state storage failed".into())
-}
-
-fn now_ms() -> u64 {
-    Date::now().as_millis()
 }
 
 fn now_seconds() -> i64 {

@@ -8,9 +8,10 @@ use std::future::Future;
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::ext::CacheStorageExt;
-use worker::{js_sys, web_sys, Date, Headers};
+use worker::{js_sys, web_sys, Headers};
 
 use super::bindings::{js_error, Kv};
+use super::now_ms;
 use crate::core::cache::{self, Cached, KvRooms, StatusCache};
 use crate::core::http::ApiError;
 use crate::core::log::RequestLog;
@@ -125,10 +126,6 @@ impl KvRooms for Store {
         }
         self.kv.get_many(keys).await
     }
-}
-
-fn now_ms() -> u64 {
-    Date::now().as_millis()
 }
 
 fn cache_url(key: &str) -> String {
