@@ -2,14 +2,15 @@
 //! converts every option object, value and answer of these APIs with serde_wasm_bindgen (31 KB
 //! of the wasm, 14 KB gzip); every value this worker keeps or sends is JSON text written by
 //! serde_json already, so here it goes to the runtime as a string, or as `JSON.parse` of that
-//! text where the runtime wants an object, and options are set field by field.
+//! text where the runtime wants an object, and options are set field by field. Durable Object
+//! stubs and the env's typed bindings are reached here too, without workers-rs's wrappers.
 //! Not here: what is stored under which key (`store`, `dead_letters`, `room_object`).
 
 use worker::js_sys::{Array, Map, Object, Promise, Reflect, JSON};
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::{Message, MessageBatch};
-use worker::Env;
+use worker::{web_sys, Env};
 
 #[wasm_bindgen]
 extern "C" {
@@ -32,6 +33,36 @@ extern "C" {
 
     #[wasm_bindgen(method, catch)]
     fn delete(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A Durable Object namespace binding.
+    pub type ObjectNamespace;
+
+    #[wasm_bindgen(method, catch, js_name = getByName)]
+    fn get_by_name(this: &ObjectNamespace, name: &str) -> Result<ObjectStub, JsValue>;
+
+    /// A Durable Object's stub.
+    type ObjectStub;
+
+    #[wasm_bindgen(method, catch)]
+    fn fetch(this: &ObjectStub, request: &web_sys::Request) -> Result<Promise, JsValue>;
+}
+
+impl ObjectNamespace {
+    /// Sends `request` to the object named `name`: `Ok` with its response, `Err` when the
+    /// object cannot be reached (or is not named).
+    pub async fn send(
+        &self,
+        name: &str,
+        request: &web_sys::Request,
+    ) -> Result<web_sys::Response, String> {
+        let stub = self.get_by_name(name).map_err(js_error)?;
+        settle(stub.fetch(request))
+            .await
+            .map(JsCast::unchecked_into)
+    }
 }
 
 /// A KV namespace. Errors are the runtime's, as a sentence for the log.
@@ -140,8 +171,7 @@ pub struct Queue(worker::worker_sys::Queue);
 impl Queue {
     /// The queue bound as `binding`, if the env has one.
     pub fn bound(env: &Env, binding: &str) -> Option<Queue> {
-        let queue = env.queue(binding).ok()?;
-        Some(Queue(JsValue::from(queue).unchecked_into()))
+        class_binding(env, binding, "WorkerQueue").map(Queue)
     }
 
     /// Sends one message of content type `json`: the object `json` (JSON text) describes,
@@ -156,6 +186,21 @@ impl Queue {
             .await
             .map(drop)
     }
+}
+
+/// The binding `name` of `env` if it is an object of the JS class `class`: the check
+/// workers-rs's `Env` getters (`queue`, `durable_object`, `assets`) make, in one function for
+/// all of them (each of theirs is a copy, with its own error sentences).
+pub fn class_binding<T: JsCast>(env: &Env, name: &str, class: &str) -> Option<T> {
+    binding_of_class(env, name, class).map(JsCast::unchecked_into)
+}
+
+fn binding_of_class(env: &Env, name: &str, class: &str) -> Option<JsValue> {
+    let value = Reflect::get(env, &name.into()).ok()?;
+    if value.is_undefined() {
+        return None;
+    }
+    (Object::from(value.clone()).constructor().name() == class).then_some(value)
 }
 
 /// The messages of a queue batch, and the name of the queue they came from.
@@ -215,6 +260,7 @@ async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, String> {
         .map_err(js_error)
 }
 
-fn js_error(error: JsValue) -> String {
+/// A runtime error as a sentence for the log.
+pub fn js_error(error: JsValue) -> String {
     worker::Error::from(error).to_string()
 }

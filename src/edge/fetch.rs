@@ -9,10 +9,11 @@ use serde_json::json;
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, worker_sys, Date, Env, Request, Response};
+use worker::{web_sys, worker_sys, Env, Request};
 
-use super::bindings::Kv;
+use super::bindings::{class_binding, Kv};
 use super::into_response;
+use super::now_ms;
 use super::room_object;
 use super::store::{Store, KV_BINDING};
 use super::{admin, queue};
@@ -30,12 +31,12 @@ use crate::{route, Route};
 /// An answer: a plain reply, or the room object's WebSocket upgrade passed through.
 enum Answer {
     Reply(Reply),
-    Upgrade(Response),
+    Upgrade(web_sys::Response),
 }
 
 /// Every request's way through the worker; always ends in a well-formed answer.
-pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
-    let started_ms = Date::now().as_millis();
+pub async fn handle(mut req: Request, env: Env) -> Result<web_sys::Response, JsValue> {
+    let started_ms = now_ms();
     let request_id = http::request_id_from_ray(header(&req, "cf-ray").as_deref())
         .unwrap_or_else(generate_request_id);
     // The method as sent: `req.method()` reads any method it does not know (QUERY, ...) as GET.
@@ -43,11 +44,11 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     let mut log = RequestLog::new(request_id.clone(), &method);
 
     let answer = respond(&mut req, &env, &method, &mut log).await;
-    let elapsed = || Date::now().as_millis().saturating_sub(started_ms);
+    let elapsed = || now_ms().saturating_sub(started_ms);
     let mut reply = match answer {
         Answer::Reply(reply) => reply,
         Answer::Upgrade(response) => {
-            worker::console_log!("{}", log.line(response.status_code(), elapsed()));
+            super::log(&log.line(response.status(), elapsed()));
             return Ok(response);
         }
     };
@@ -55,7 +56,7 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
         reply = reply.without_body();
     }
     reply.header("x-request-id", &request_id);
-    worker::console_log!("{}", log.line(reply.status, elapsed()));
+    super::log(&log.line(reply.status, elapsed()));
     into_response(reply)
 }
 
@@ -83,7 +84,7 @@ async fn respond(req: &mut Request, env: &Env, method: &str, log: &mut RequestLo
         Ok(Route::Rooms) => read_status(req, env, &config, None, log).await,
         Ok(Route::Live(id)) => match connect_live(req, env, &config, &id, log).await {
             // A 101 carries the socket and goes out as the object made it.
-            Ok(response) if response.status_code() == 101 => return Answer::Upgrade(response),
+            Ok(response) if response.status() == 101 => return Answer::Upgrade(response),
             Ok(response) => Ok(object_refusal(response, log).await),
             Err(e) => Err(e),
         },
@@ -112,7 +113,7 @@ async fn receive_callback(
     log: &mut RequestLog,
 ) -> Result<Reply, ApiError> {
     let body = read_body(req).await?;
-    let now = i64::try_from(Date::now().as_millis() / 1000).unwrap_or(i64::MAX);
+    let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
     let envelope = callback::parse(&body)?;
     // Say what arrived even when a later check refuses it.
     log.event_type = Some(header_safe(&envelope.event_type));
@@ -131,15 +132,7 @@ async fn receive_callback(
     };
     let rooms = room_object::Rooms(env);
     let cache = store(env, config)?;
-    accept::accept(
-        &verified,
-        &rooms,
-        &cache,
-        &origin,
-        Date::now().as_millis(),
-        log,
-    )
-    .await
+    accept::accept(&verified, &rooms, &cache, &origin, now_ms(), log).await
 }
 
 /// `GET /rooms/{roomId}/live`: the status read's token, room and app rules, the origin
@@ -150,7 +143,7 @@ async fn connect_live(
     config: &Config,
     raw_id: &str,
     log: &mut RequestLog,
-) -> Result<Response, ApiError> {
+) -> Result<web_sys::Response, ApiError> {
     let url = req.inner().url();
     let query = |name: &str| http::query_param(&url, name);
     if let Some(token) = &config.status_token {
@@ -175,8 +168,8 @@ async fn connect_live(
 
 /// The object refused an upgrade (429 `too_many_connections`, or its own failure): its JSON
 /// error becomes this request's answer, with the usual headers.
-async fn object_refusal(response: Response, log: &mut RequestLog) -> Reply {
-    let status = response.status_code();
+async fn object_refusal(response: web_sys::Response, log: &mut RequestLog) -> Reply {
+    let status = response.status();
     let body = super::body_text(response).await.unwrap_or_default();
     let code = serde_json::from_slice::<serde_json::Value>(body.as_bytes())
         .ok()
@@ -306,10 +299,8 @@ async fn read_status(
 /// `GET`/`HEAD` of a static file: its bytes from the assets binding (always a plain `GET` of
 /// the file, so the worker's own ETag and 304 apply, `core::assets`).
 async fn static_file(req: &Request, env: &Env, file: StaticFile) -> Result<Reply, ApiError> {
-    let fetcher: worker_sys::Fetcher = env
-        .assets(assets::BINDING)
-        .map_err(|_| ApiError::NotConfigured(assets::BINDING))?
-        .into_rpc();
+    let fetcher: worker_sys::Fetcher = class_binding(env, assets::BINDING, "Fetcher")
+        .ok_or(ApiError::NotConfigured(assets::BINDING))?;
     // The host is not looked at: the binding serves this worker's assets by path alone.
     // `fetch(url)` directly: worker's `Fetcher::fetch` also compiles in its `RequestInit`
     // conversion (`cf` properties and all, ~6 KB of gzipped wasm) even when given none.
@@ -323,9 +314,7 @@ async fn static_file(req: &Request, env: &Env, file: StaticFile) -> Result<Reply
         .map_err(|_| ApiError::Internal)?;
     let status = response.status();
     let body = match status {
-        200 => super::body_text(response.into())
-            .await
-            .ok_or(ApiError::Internal)?,
+        200 => super::body_text(response).await.ok_or(ApiError::Internal)?,
         _ => String::new(),
     };
     assets::reply(file, status, body, header(req, "if-none-match").as_deref())
@@ -393,7 +382,7 @@ fn read_config(env: &Env) -> Result<Config, ConfigError> {
     for binding in [KV_BINDING, room_object::BINDING] {
         let bound = match binding {
             KV_BINDING => Kv::bound(env, binding).is_some(),
-            _ => env.durable_object(binding).is_ok(),
+            _ => room_object::namespace(env).is_some(),
         };
         if !bound {
             return Err(ConfigError { variable: binding });

@@ -11,8 +11,11 @@ pub mod room_object;
 mod store;
 mod tencent;
 
+use std::future::Future;
+
 use worker::{
-    js_sys, wasm_bindgen_futures::JsFuture, web_sys, Env, Headers, Request, RequestInit, Response,
+    js_sys, wasm_bindgen::JsValue, wasm_bindgen_futures::JsFuture, web_sys, Env, Request,
+    RequestInit,
 };
 
 use crate::core::http::Reply;
@@ -39,25 +42,41 @@ pub fn env_config(
     crate::core::config::Config::from_lookup(|name| env_string(env, name))
 }
 
-pub fn into_response(reply: Reply) -> worker::Result<Response> {
-    let headers = Headers::new();
+/// The clock, in Unix milliseconds (`Date.now()`: no `Date` object made to read it).
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// Prints one log line (`console.log`). workers-rs's `console_log!` would copy each line
+/// through `format!` first.
+pub fn log(line: &str) {
+    web_sys::console::log_1(&line.into());
+}
+
+/// A reply as the runtime's response, made directly rather than as workers-rs's `Response`
+/// and then converted.
+pub fn into_response(reply: Reply) -> Result<web_sys::Response, JsValue> {
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &reply.headers {
         headers.set(name, value)?;
     }
-    let response = if reply.body.is_empty() {
-        Response::empty()?
-    } else {
-        Response::from_bytes(reply.body)?
-    };
-    Ok(response.with_status(reply.status).with_headers(headers))
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    let body = (!reply.body.is_empty()).then(|| js_sys::Uint8Array::from(&reply.body[..]));
+    web_sys::Response::new_with_opt_js_u8_array_and_init(body.as_ref(), &init)
 }
 
 /// A response's whole body as text, in one read (`Response.text()`). worker's own `text()` and
 /// `bytes()` read a streamed body chunk by chunk through a stream reader: a JS↔wasm crossing
 /// and a promise per chunk, the largest part of a small body's cost (bench/profile.mjs).
-/// `None` when the body cannot be read or is not text.
-pub async fn body_text(response: Response) -> Option<String> {
-    let response: web_sys::Response = response.into();
+/// `None` when the body cannot be read or is not text. The runtime's own response is read as
+/// it is: made into workers-rs's first, it would be rebuilt on the way back.
+pub fn body_text(response: impl Into<web_sys::Response>) -> impl Future<Output = Option<String>> {
+    text(response.into())
+}
+
+async fn text(response: web_sys::Response) -> Option<String> {
     JsFuture::from(response.text().ok()?)
         .await
         .ok()?

@@ -10,12 +10,17 @@
 //! [`CONCURRENT_DELIVERIES`] at once.
 //! Not here: the policy (`core::delivery`), the HTTP request (`origin`), KV (`dead_letters`).
 
-use futures_util::StreamExt;
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
+
 use worker::worker_sys::MessageBatch;
-use worker::{js_sys, Date, Env};
+use worker::{js_sys, Env};
 
 use super::bindings::{self, Queue, QueueMessage};
 use super::dead_letters::DeadLetters;
+use super::now_ms;
 use super::origin::{self, Forward};
 use crate::core::accept::Origin;
 use crate::core::config::{Config, OriginDelivery};
@@ -146,11 +151,25 @@ async fn deliver_batch(messages: Vec<Message>, env: &Env) {
         queue: queue.as_ref(),
         dead_letters: dead_letters.as_ref(),
     };
-    futures_util::stream::iter(messages.iter())
-        .map(|message| consumer.handle(message))
-        .buffer_unordered(CONCURRENT_DELIVERIES)
-        .collect::<Vec<()>>()
-        .await;
+    // Six lanes, each taking the next message when done with one: what a stream's
+    // `buffer_unordered` does, without its `FuturesUnordered` (-1.7 KB of wasm).
+    let next = Cell::new(0);
+    let lane = || -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(async {
+            while let Some(message) = messages.get(next.replace(next.get() + 1)) {
+                consumer.handle(message).await;
+            }
+        })
+    };
+    let mut lanes: Vec<_> = (0..CONCURRENT_DELIVERIES).map(|_| lane()).collect();
+    poll_fn(|cx| {
+        lanes.retain_mut(|lane| lane.as_mut().poll(cx).is_pending());
+        match lanes.is_empty() {
+            true => Poll::Ready(()),
+            false => Poll::Pending,
+        }
+    })
+    .await;
 }
 
 /// A queue message with its body as JSON text. Read as text rather than through
@@ -324,7 +343,7 @@ fn redeliver(message: &QueueMessage, seconds: u32) {
 
 fn finish(log: &mut DeliveryLog, started_ms: u64) {
     log.duration_ms = now_ms().saturating_sub(started_ms);
-    worker::console_log!("{}", log.line());
+    super::log(&log.line());
 }
 
 fn log_unreadable(error: &str) {
@@ -334,9 +353,5 @@ fn log_unreadable(error: &str) {
         error: Some(error.to_string()),
         ..DeliveryLog::default()
     };
-    worker::console_log!("{}", log.line());
-}
-
-fn now_ms() -> u64 {
-    Date::now().as_millis()
+    super::log(&log.line());
 }

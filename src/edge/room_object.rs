@@ -22,16 +22,18 @@
 //! task is due (`reconcile`), signing (`core::tencent`).
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{
-    durable_object, js_sys, wasm_bindgen::JsValue, worker_sys::WebSocketRequestResponsePair, Date,
-    DurableObject, Env, Headers, Method, Request, RequestInit, Response, ScheduledTime, State,
-    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    durable_object, js_sys, wasm_bindgen::JsValue, web_sys,
+    worker_sys::WebSocketRequestResponsePair, DurableObject, Env, Headers, Request, Response,
+    ScheduledTime, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::bindings::Kv;
+use super::bindings::{class_binding, Kv, ObjectNamespace};
+use super::now_ms;
 use super::origin::Forward;
 use super::{into_response, queue, store, tencent};
 use crate::core::accept::RoomObjects;
@@ -98,7 +100,7 @@ impl DurableObject for RoomObject {
             "/live" => self.live(&req).await,
             _ => Err(ApiError::NotFound),
         };
-        answer.or_else(|e| into_response(e.into_reply()))
+        answer.or_else(|e| Ok(into_response(e.into_reply())?.into()))
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
@@ -473,10 +475,6 @@ fn alarm_error(_: ApiError) -> worker::Error {
     worker::Error::RustError("room state storage failed".into())
 }
 
-fn now_ms() -> u64 {
-    Date::now().as_millis()
-}
-
 fn now_seconds() -> i64 {
     i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX)
 }
@@ -484,50 +482,65 @@ fn now_seconds() -> i64 {
 /// The object's log, for `core::object`: each line printed at once.
 impl ObjectLog for RoomObject {
     fn write(&self, line: ObjectLine) {
-        worker::console_log!("{}", line.line());
+        super::log(&line.line());
     }
 }
 
 /// One JSON log line of the object, searchable by `component` and `event`.
 fn log_line(level: &'static str, event: &'static str, fields: serde_json::Value) {
-    worker::console_log!("{}", ObjectLine::new(level, event, fields).line());
+    super::log(&ObjectLine::new(level, event, fields).line());
 }
 
 // ---- the edge's side: reaching a room's object ----
 
-fn stub(env: &Env, sdk_app_id: u64, room_id: u32) -> Result<worker::Stub, ApiError> {
-    env.durable_object(BINDING)
-        .and_then(|ns| ns.get_by_name(&room::key(sdk_app_id, room_id)))
-        .map_err(|_| ApiError::NotConfigured(BINDING))
+/// The room objects' namespace, if the env binds it.
+pub fn namespace(env: &Env) -> Option<ObjectNamespace> {
+    class_binding(env, BINDING, "DurableObjectNamespace")
+}
+
+/// Sends `request` to the room's object: `StorageUnavailable` when it cannot be reached.
+async fn send(
+    env: &Env,
+    sdk_app_id: u64,
+    room_id: u32,
+    request: &web_sys::Request,
+) -> Result<web_sys::Response, ApiError> {
+    let namespace = namespace(env).ok_or(ApiError::NotConfigured(BINDING))?;
+    namespace
+        .send(&room::key(sdk_app_id, room_id), request)
+        .await
+        .map_err(|_| ApiError::StorageUnavailable)
 }
 
 /// The rooms' objects of an env, for `core::accept`.
 pub struct Rooms<'a>(pub &'a Env);
 
 impl RoomObjects for Rooms<'_> {
-    async fn apply(&self, sdk_app_id: u64, event: &PushEvent) -> Result<Applied, ApiError> {
-        apply(self.0, sdk_app_id, event).await
+    fn apply(
+        &self,
+        sdk_app_id: u64,
+        event: &PushEvent,
+    ) -> impl Future<Output = Result<Applied, ApiError>> {
+        apply(self.0, sdk_app_id, event)
     }
 }
 
 /// Sends one verified push event to its room's object; answers once the object stored it.
 async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Applied, ApiError> {
-    let stub = stub(env, sdk_app_id, event.room_id)?;
     let body = serde_json::to_string(&ApplyCall {
         sdk_app_id,
         event: event.clone(),
     })
     .map_err(|_| ApiError::Internal)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request =
-        super::new_request(&format!("{INTERNAL}/apply"), &init).map_err(|_| ApiError::Internal)?;
+    // On the JS `RequestInit` directly (see `super::new_request`).
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&body.into());
+    let request = web_sys::Request::new_with_str_and_init(&format!("{INTERNAL}/apply"), &init)
+        .map_err(|_| ApiError::Internal)?;
     // The object unreachable or failing: the event is not stored, so the sender must retry.
-    let response = stub
-        .fetch_with_request(request)
-        .await
-        .map_err(|_| ApiError::StorageUnavailable)?;
-    if response.status_code() != 200 {
+    let response = send(env, sdk_app_id, event.room_id, &request).await?;
+    if response.status() != 200 {
         return Err(ApiError::StorageUnavailable);
     }
     let text = super::body_text(response)
@@ -543,18 +556,16 @@ pub async fn connect_live(
     sdk_app_id: u64,
     room_id: u32,
     max_connections: u32,
-) -> Result<Response, ApiError> {
-    let stub = stub(env, sdk_app_id, room_id)?;
+) -> Result<web_sys::Response, ApiError> {
     let headers = Headers::new();
     headers
         .set("upgrade", "websocket")
         .map_err(|_| ApiError::Internal)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
+    let init = web_sys::RequestInit::new();
+    init.set_headers(headers.as_ref());
     let url =
         format!("{INTERNAL}/live?sdkAppId={sdk_app_id}&roomId={room_id}&max={max_connections}");
-    let request = super::new_request(&url, &init).map_err(|_| ApiError::Internal)?;
-    stub.fetch_with_request(request)
-        .await
-        .map_err(|_| ApiError::StorageUnavailable)
+    let request =
+        web_sys::Request::new_with_str_and_init(&url, &init).map_err(|_| ApiError::Internal)?;
+    send(env, sdk_app_id, room_id, &request).await
 }

@@ -3,9 +3,15 @@
 //! Here only the `worker` calls; what is read when, and what a failure means, is the core's.
 //! Not here: the read path's decisions (`core::cache`), writes (`room_object`).
 
-use worker::{Cache, Date, Headers, Response};
+use std::future::Future;
 
-use super::bindings::Kv;
+use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::ext::CacheStorageExt;
+use worker::{js_sys, web_sys, Headers};
+
+use super::bindings::{js_error, Kv};
+use super::now_ms;
 use crate::core::cache::{self, Cached, KvRooms, StatusCache};
 use crate::core::http::ApiError;
 use crate::core::log::RequestLog;
@@ -21,44 +27,53 @@ const STORED_AT_HEADER: &str = "x-stored-at";
 /// The KV namespace binding.
 pub const KV_BINDING: &str = "PUSH_STATE";
 
+/// This location's cache is the runtime's `caches.default`, used directly: workers-rs's
+/// `Cache` turns each answer into its own `Response` and each entry back.
 pub struct Store {
     kv: Kv,
-    cache: Cache,
+    /// `None` if the runtime has no Cache API: every lookup then fails (and KV is read).
+    cache: Option<web_sys::Cache>,
     cache_seconds: u32,
 }
 
 impl Store {
     pub fn new(kv: Kv, cache_seconds: u32) -> Store {
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         Store {
             kv,
-            cache: Cache::default(),
+            cache: global.caches().ok().map(|caches| caches.default()),
             cache_seconds,
         }
     }
 
+    fn cache(&self) -> Result<&web_sys::Cache, String> {
+        self.cache
+            .as_ref()
+            .ok_or_else(|| "no Cache API".to_string())
+    }
+
     /// The stored rooms of `room_ids`, in order (`None`: never seen), and how many came from KV.
-    pub async fn rooms(
-        &self,
+    pub fn rooms<'a>(
+        &'a self,
         sdk_app_id: u64,
-        room_ids: &[u32],
-        log: &mut RequestLog,
-    ) -> Result<(Vec<Option<Room>>, usize), ApiError> {
+        room_ids: &'a [u32],
+        log: &'a mut RequestLog,
+    ) -> impl Future<Output = Result<(Vec<Option<Room>>, usize), ApiError>> + 'a {
         let fresh_ms = u64::from(self.cache_seconds) * 1000;
-        cache::read_rooms(self, self, sdk_app_id, room_ids, now_ms(), fresh_ms, log).await
+        cache::read_rooms(self, self, sdk_app_id, room_ids, now_ms(), fresh_ms, log)
     }
 }
 
 impl StatusCache for Store {
     /// An entry without a readable stored-at stamp is not one of ours: a miss.
     async fn get(&self, key: &str) -> Result<Option<Cached>, String> {
-        let found = self
-            .cache
-            .get(cache_url(key), false)
+        let found = JsFuture::from(self.cache()?.match_with_str(&cache_url(key)))
             .await
-            .map_err(|e| e.to_string())?;
-        let Some(response) = found else {
+            .map_err(js_error)?;
+        if found.is_undefined() {
             return Ok(None);
-        };
+        }
+        let response: web_sys::Response = found.unchecked_into();
         let Some(stored_at) = response
             .headers()
             .get(STORED_AT_HEADER)
@@ -80,19 +95,23 @@ impl StatusCache for Store {
     /// Fresh for one poll interval, kept for three so a stale entry can serve as the lease
     /// (`core::cache`).
     async fn put(&self, key: &str, value: Option<&str>, now_ms: u64) -> Result<(), String> {
+        let cache = self.cache()?;
         let headers = Headers::new();
         let keep = self.cache_seconds.saturating_mul(3);
-        let response = headers
+        headers
             .set("cache-control", &format!("max-age={keep}"))
             .and_then(|()| headers.set("content-type", "application/json"))
             .and_then(|()| headers.set(STORED_AT_HEADER, &now_ms.to_string()))
-            .and_then(|()| Response::ok(value.unwrap_or(ABSENT)))
-            .map_err(|e| e.to_string())?
-            .with_headers(headers);
-        self.cache
-            .put(cache_url(key), response)
+            .map_err(|e| e.to_string())?;
+        let init = web_sys::ResponseInit::new();
+        init.set_headers(headers.as_ref());
+        let response =
+            web_sys::Response::new_with_opt_str_and_init(Some(value.unwrap_or(ABSENT)), &init)
+                .map_err(js_error)?;
+        JsFuture::from(cache.put_with_str(&cache_url(key), &response))
             .await
-            .map_err(|e| e.to_string())
+            .map(drop)
+            .map_err(js_error)
     }
 }
 
@@ -107,10 +126,6 @@ impl KvRooms for Store {
         }
         self.kv.get_many(keys).await
     }
-}
-
-fn now_ms() -> u64 {
-    Date::now().as_millis()
 }
 
 fn cache_url(key: &str) -> String {
