@@ -32,7 +32,7 @@ sizes build/index.js
 sizes build/worker/shim.mjs
 
 say "platform floor: every binding kind the worker uses, with the least logic (benches/floor)"
-build_floor >/dev/null
+build_floor >"$ROOT/target/floor-build.log" 2>&1 || { cat "$ROOT/target/floor-build.log"; exit 1; }
 sizes benches/floor/build/index_bg.wasm
 echo "the worker's own logic: $(( $(gzip -9 -c build/index_bg.wasm | wc -c) \
   - $(gzip -9 -c benches/floor/build/index_bg.wasm | wc -c) )) bytes gzip -9 over the floor"
