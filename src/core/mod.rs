@@ -11,6 +11,7 @@ pub mod delivery;
 #[cfg(test)]
 mod doubles;
 pub mod http;
+pub mod json;
 pub mod live;
 pub mod log;
 pub mod object;
