@@ -7,10 +7,10 @@
 //! consumer are in `edge/queue.rs`, `edge/dead_letters.rs` and `edge/admin.rs`.
 
 use md5::{Digest, Md5};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::core::http::{header_safe, ApiError};
+use crate::core::json::{self, Json, Limits};
 use crate::core::log::RequestLog;
 
 /// The producer binding of the delivery queue (`[[queues.producers]]` in wrangler.toml).
@@ -79,7 +79,7 @@ pub fn delivery_id(body: &[u8]) -> String {
 /// One queued delivery: the message on the delivery queue. A retry is a new message with
 /// `attempt` one greater (queue messages carry no attempt count of their own that a
 /// workers-rs consumer can read).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     /// `x-tiw-delivery-id`.
@@ -88,7 +88,7 @@ pub struct Delivery {
     /// message it travels as `"b64:" + base64`, so escapes cannot push the largest body
     /// (64 KiB) past a queue message's 128 KB; a message of an older version, with the text
     /// itself, is read too.
-    #[serde(with = "message_body")]
+    #[serde(serialize_with = "message_body::serialize")]
     pub body: String,
     pub event_type: String,
     pub outcome: String,
@@ -110,7 +110,7 @@ pub struct Delivery {
 
 /// `Delivery::body` in a queue message or dead letter.
 mod message_body {
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+    use serde::Serializer;
 
     use crate::core::base64;
 
@@ -123,13 +123,11 @@ mod message_body {
     }
 
     /// A body of an older message is its text, a JSON object, which never starts with the prefix.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        let text = String::deserialize(deserializer)?;
+    pub fn read(text: &str) -> Option<String> {
         let Some(encoded) = text.strip_prefix(PREFIX) else {
-            return Ok(text);
+            return Some(text.to_string());
         };
-        let bytes = base64::decode(encoded).map_err(|_| D::Error::custom("body: not base64"))?;
-        String::from_utf8(bytes).map_err(|_| D::Error::custom("body: not UTF-8"))
+        String::from_utf8(base64::decode(encoded).ok()?).ok()
     }
 }
 
@@ -149,8 +147,8 @@ impl Delivery {
         received_at_ms: u64,
     ) -> Result<Delivery, NotUtf8> {
         let text = std::str::from_utf8(body).map_err(|_| NotUtf8)?;
-        let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let data = &parsed["EventData"];
+        let parsed = json::parse(body, Limits::TRUSTED).unwrap_or(Json::Null);
+        let data = parsed.get("EventData");
         Ok(Delivery {
             id: delivery_id(body),
             body: text.to_string(),
@@ -160,12 +158,44 @@ impl Delivery {
             request_id: headers.request_id.to_string(),
             received_at_ms,
             source: headers.source.map(str::to_string),
-            sdk_app_id: parsed["SdkAppId"]
-                .as_u64()
+            sdk_app_id: parsed
+                .get("SdkAppId")
+                .and_then(Json::as_u64)
                 .filter(|&n| n <= MAX_SAFE_INTEGER),
-            room_id: data["RoomId"].as_u64().filter(|&n| n <= MAX_SAFE_INTEGER),
-            task_id: data["TaskId"].as_str().map(header_safe),
+            room_id: data
+                .and_then(|d| d.get("RoomId"))
+                .and_then(Json::as_u64)
+                .filter(|&n| n <= MAX_SAFE_INTEGER),
+            task_id: data
+                .and_then(|d| d.get("TaskId"))
+                .and_then(Json::as_str)
+                .map(header_safe),
             attempt: 1,
+        })
+    }
+
+    /// A delivery as a queue message or dead letter holds it (what `Serialize` writes, or a
+    /// message of an older version); `None` for anything else.
+    pub fn read(text: &str) -> Option<Delivery> {
+        Delivery::from_json(&json::parse(text.as_bytes(), Limits::TRUSTED).ok()?)
+    }
+
+    fn from_json(json: &Json) -> Option<Delivery> {
+        let string = |name| json.string(name);
+        let u64_of = |name| json.get(name).and_then(Json::as_u64);
+        Some(Delivery {
+            id: string("id")?,
+            body: message_body::read(json.get("body")?.as_str()?)?,
+            event_type: string("eventType")?,
+            outcome: string("outcome")?,
+            verified: json.get("verified")?.as_bool()?,
+            request_id: string("requestId")?,
+            received_at_ms: u64_of("receivedAtMs")?,
+            source: json.optional("source", |v| v.as_str().map(str::to_string))?,
+            sdk_app_id: json.optional("sdkAppId", Json::as_u64)?,
+            room_id: json.optional("roomId", Json::as_u64)?,
+            task_id: json.optional("taskId", |v| v.as_str().map(str::to_string))?,
+            attempt: u32::try_from(u64_of("attempt")?).ok()?,
         })
     }
 
@@ -313,7 +343,7 @@ pub fn short_error(error: &str) -> String {
 }
 
 /// A delivery out of retries (or one that reached the dead-letter queue), as kept in KV.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     /// The last message, with its bytes and delivery id; `attempt` is the last one made.
@@ -327,6 +357,25 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
+    /// A dead letter as KV holds it; `None` for anything else.
+    pub fn read(text: &str) -> Option<DeadLetter> {
+        let json = json::parse(text.as_bytes(), Limits::TRUSTED).ok()?;
+        let mut headers = Vec::new();
+        for pair in json.get("headers")?.as_array()? {
+            let [name, value] = pair.as_array()? else {
+                return None;
+            };
+            headers.push((name.as_str()?.to_string(), value.as_str()?.to_string()));
+        }
+        Some(DeadLetter {
+            delivery: Delivery::from_json(json.get("delivery")?)?,
+            headers,
+            attempts: u32::try_from(json.get("attempts")?.as_u64()?).ok()?,
+            last_error: json.string("lastError")?,
+            dead_at_ms: json.get("deadAtMs")?.as_u64()?,
+        })
+    }
+
     pub fn new(delivery: Delivery, last_error: &str, dead_at_ms: u64) -> DeadLetter {
         let headers = delivery
             .headers()
@@ -384,7 +433,7 @@ impl DeadLetter {
 }
 
 /// One entry of `GET /admin/dead-letters` (API.md, "Dead letters").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub id: String,
@@ -396,6 +445,24 @@ pub struct Summary {
     pub received_at: u64,
     pub attempts: u32,
     pub last_error: String,
+}
+
+impl Summary {
+    /// A summary as KV list metadata holds it; `None` for anything else.
+    pub fn read(text: &str) -> Option<Summary> {
+        let json = json::parse(text.as_bytes(), Limits::TRUSTED).ok()?;
+        let string = |v: &Json| v.as_str().map(str::to_string);
+        Some(Summary {
+            id: json.string("id")?,
+            event_type: json.string("eventType")?,
+            sdk_app_id: json.optional("sdkAppId", Json::as_u64)?,
+            room_id: json.optional("roomId", Json::as_u64)?,
+            task_id: json.optional("taskId", string)?,
+            received_at: json.get("receivedAt")?.as_u64()?,
+            attempts: u32::try_from(json.get("attempts")?.as_u64()?).ok()?,
+            last_error: json.string("lastError")?,
+        })
+    }
 }
 
 pub fn dead_letter_key(id: &str) -> String {
@@ -483,10 +550,10 @@ pub enum Replay {
 pub fn parse_replay(body: &[u8]) -> Result<Replay, ApiError> {
     let bad = |why: &str| ApiError::MalformedJson(why.to_string());
     let shape = "expected {\"ids\": [...]} or {\"all\": true}";
-    let Members(members) = serde_json::from_slice(body).map_err(|_| bad(shape))?;
-    match members.as_slice() {
-        [(name, Value::Bool(true))] if name == "all" => Ok(Replay::All),
-        [(name, Value::Array(ids))] if name == "ids" => {
+    let json = json::parse(body, Limits::TRUSTED).map_err(|_| bad(shape))?;
+    match json.as_object().ok_or_else(|| bad(shape))? {
+        [(name, Json::Bool(true))] if name == "all" => Ok(Replay::All),
+        [(name, Json::Array(ids))] if name == "ids" => {
             if ids.is_empty() || ids.len() > DEAD_LETTER_PAGE {
                 return Err(bad(&format!(
                     "\"ids\" must list 1 to {DEAD_LETTER_PAGE} dead-letter ids"
@@ -504,39 +571,6 @@ pub fn parse_replay(body: &[u8]) -> Result<Replay, ApiError> {
             Ok(Replay::Ids(out))
         }
         _ => Err(bad(shape)),
-    }
-}
-
-/// A JSON object's members in order, refusing a name twice. Only the top level needs the
-/// check: a body with any nested object is refused anyway.
-struct Members(Vec<(String, Value)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Members;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Members, A::Error> {
-                let mut members: Vec<(String, Value)> = Vec::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    if members.iter().any(|(seen, _)| *seen == name) {
-                        return Err(serde::de::Error::custom("a member name twice"));
-                    }
-                    let value = map.next_value()?;
-                    members.push((name, value));
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(Visit)
     }
 }
 
@@ -653,7 +687,7 @@ mod tests {
         let body = "{ \"SdkAppId\" :1400000001,\"x\":\"\\u00e9 \\\"q\\\"\"}\n".as_bytes();
         let delivery = Delivery::first(body, &headers(), 1_700_000_000_123).unwrap();
         let message = serde_json::to_string(&delivery).unwrap();
-        let back: Delivery = serde_json::from_str(&message).unwrap();
+        let back = Delivery::read(&message).unwrap();
         assert_eq!(back.body.as_bytes(), body);
         assert_eq!(back, delivery);
         assert_eq!(back.attempt, 1);
@@ -671,7 +705,7 @@ mod tests {
         let delivery = Delivery::first(&body, &headers(), u64::MAX).unwrap();
         let message = serde_json::to_string(&delivery).unwrap();
         assert!(message.len() < 90_000, "{} bytes", message.len());
-        let back: Delivery = serde_json::from_str(&message).unwrap();
+        let back = Delivery::read(&message).unwrap();
         assert_eq!(back.body.as_bytes(), &body[..]);
     }
 
@@ -682,14 +716,44 @@ mod tests {
             "eventType": "WhiteboardPushStarted", "outcome": "applied", "verified": true,
             "requestId": "r-1", "receivedAtMs": 5, "attempt": 2,
         });
-        let d: Delivery = serde_json::from_value(old).unwrap();
+        let d = Delivery::read(&old.to_string()).unwrap();
         assert_eq!(d.body.as_bytes(), BODY);
         assert_eq!(d.attempt, 2);
         let bad = serde_json::json!({
             "id": "x", "body": "b64:!!!!", "eventType": "", "outcome": "", "verified": true,
             "requestId": "", "receivedAtMs": 0, "attempt": 1,
         });
-        assert!(serde_json::from_value::<Delivery>(bad).is_err());
+        assert_eq!(Delivery::read(&bad.to_string()), None);
+    }
+
+    #[test]
+    fn dead_letters_and_summaries_read_back_as_written_and_other_shapes_are_refused() {
+        let delivery = Delivery::first(BODY, &headers(), 1_700_000_000_123).unwrap();
+        let dead = DeadLetter::new(delivery, "it answered HTTP 500", 9);
+        let text = serde_json::to_string(&dead).unwrap();
+        assert_eq!(DeadLetter::read(&text), Some(dead.clone()));
+        let summary = serde_json::to_string(&dead.summary()).unwrap();
+        assert_eq!(Summary::read(&summary), Some(dead.summary()));
+
+        let without_room = summary.replace("\"roomId\":1253", "\"roomId\":null");
+        assert_eq!(Summary::read(&without_room).map(|s| s.room_id), Some(None));
+        for (text, change) in [
+            (&text, ("\"attempts\":1", "\"attempts\":4294967296")),
+            (&text, ("\"attempts\":1", "\"attempts\":-1")),
+            (&text, ("\"verified\":true", "\"verified\":1")),
+            (&text, ("\"roomId\":1253", "\"roomId\":\"1253\"")),
+            (&text, ("\"lastError\":", "\"lastErr\":")),
+            (
+                &summary,
+                ("\"receivedAt\":1700000000", "\"receivedAt\":1.7e9"),
+            ),
+            (&summary, ("\"taskId\":\"t-1\"", "\"taskId\":7")),
+        ] {
+            let changed = text.replacen(change.0, change.1, 1);
+            assert_ne!(&changed, text, "{change:?}");
+            assert_eq!(DeadLetter::read(&changed), None, "{change:?}");
+            assert_eq!(Summary::read(&changed), None, "{change:?}");
+        }
     }
 
     #[test]
@@ -993,7 +1057,7 @@ mod tests {
             result: "dead_letter",
             ..DeliveryLog::default()
         };
-        let v: Value = serde_json::from_str(&log.line()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&log.line()).unwrap();
         assert_eq!(v["level"], "error");
         assert_eq!(v["deliveryId"], "abc");
         log.result = "retry";

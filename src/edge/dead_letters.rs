@@ -48,8 +48,7 @@ impl DeadLetters {
             .map_err(|_| ApiError::StorageUnavailable)?;
         let mut entries = Vec::with_capacity(page.keys.len());
         for (name, metadata) in page.keys {
-            let summary =
-                metadata.and_then(|m| serde_json::from_slice::<Summary>(m.as_bytes()).ok());
+            let summary = metadata.as_deref().and_then(Summary::read);
             let summary = match summary {
                 Some(summary) => summary,
                 // Metadata lost or from another format: read the record itself.
@@ -79,7 +78,7 @@ impl DeadLetters {
             .map_err(|_| ApiError::StorageUnavailable)?;
         // A record that does not parse cannot be replayed; it is listed by its metadata
         // until it expires or is deleted.
-        Ok(text.and_then(|t| serde_json::from_slice(t.as_bytes()).ok()))
+        Ok(text.as_deref().and_then(DeadLetter::read))
     }
 
     /// Removes a dead letter that was just read (after its replay was queued).

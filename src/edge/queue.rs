@@ -173,14 +173,10 @@ async fn deliver_batch(messages: Vec<Message>, env: &Env) {
 }
 
 /// A queue message with its body as JSON text. Read as text rather than through
-/// workers-rs's typed messages: the text parser of `Delivery` is in the wasm already (dead
-/// letters are read from KV text), and a `from_value` copy of it, with serde_wasm_bindgen,
-/// costs several KB.
+/// workers-rs's typed messages: `Delivery::read` is in the wasm already (dead letters are
+/// read from KV text), and a `from_value` copy of it, with serde_wasm_bindgen, costs several
+/// KB.
 type Message = (QueueMessage, String);
-
-fn read_delivery(text: &str) -> Option<Delivery> {
-    serde_json::from_slice(text.as_bytes()).ok()
-}
 
 struct Consumer<'a> {
     config: &'a Config,
@@ -192,7 +188,7 @@ impl Consumer<'_> {
     /// One message: one attempt, then ack, retry or dead letter; always acks or retries it.
     async fn handle(&self, (message, body): &Message) {
         let started = now_ms();
-        let Some(delivery) = read_delivery(body) else {
+        let Some(delivery) = Delivery::read(body) else {
             log_unreadable("a queue message is not a delivery; dropped");
             message.ack();
             return;
@@ -299,7 +295,7 @@ async fn keep_dead_letter_queue(messages: Vec<Message>, env: &Env) {
     let store = DeadLetters::new(env).ok();
     for (message, body) in &messages {
         let started = now_ms();
-        let Some(delivery) = read_delivery(body) else {
+        let Some(delivery) = Delivery::read(body) else {
             log_unreadable("a dead-letter queue message is not a delivery; dropped");
             message.ack();
             continue;
