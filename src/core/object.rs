@@ -11,11 +11,12 @@
 //! Not here: merge rules (`room`), when KV is written (`readmodel`), rendering (`status`),
 //! when the alarm runs (the shell: it needs the configuration and the clock).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::core::callback::PushEvent;
 use crate::core::http::ApiError;
+use crate::core::json::{self, Json, Limits};
 use crate::core::live;
 use crate::core::log::{ObjectLine, ObjectLog};
 use crate::core::readmodel::ReadModel;
@@ -24,7 +25,7 @@ use crate::core::room::{self, Outcome, Room};
 use crate::core::status;
 
 /// What the object stores: the whole state, written in one put, so never half-written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stored {
     pub sdk_app_id: u64,
@@ -32,12 +33,32 @@ pub struct Stored {
     /// `Room::encode()`: the same format as the KV value.
     pub room: String,
     pub read_model: ReadModel,
-    /// When each streaming task was last checked with Tencent (Unix seconds).
-    #[serde(default)]
+    /// When each streaming task was last checked with Tencent (Unix seconds); absent from
+    /// what was stored before reconciliation.
     pub last_checked: LastChecked,
 }
 
 impl Stored {
+    /// Reads what [`Stored`]'s `Serialize` wrote; members it does not know are let go.
+    pub fn parse(text: &str) -> Result<Stored, String> {
+        let json = json::parse(text.as_bytes(), Limits::TRUSTED).map_err(|e| e.to_string())?;
+        Stored::from_json(&json).ok_or_else(|| "not the object's stored state".to_string())
+    }
+
+    fn from_json(json: &Json) -> Option<Stored> {
+        let last_checked = match json.get("lastChecked") {
+            None => LastChecked::new(),
+            Some(value) => LastChecked::from_json(value)?,
+        };
+        Some(Stored {
+            sdk_app_id: json.get("sdkAppId")?.as_u64()?,
+            room_id: json.get("roomId")?.as_u32()?,
+            room: json.string("room")?,
+            read_model: ReadModel::from_json(json.get("readModel")?)?,
+            last_checked,
+        })
+    }
+
     /// The room's KV key, also the object's name.
     pub fn key(&self) -> String {
         room::key(self.sdk_app_id, self.room_id)
@@ -51,11 +72,22 @@ impl Stored {
 }
 
 /// Object → edge: the outcome, and the room's stored value after it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Applied {
     pub outcome: String,
     pub room: String,
+}
+
+impl Applied {
+    /// Reads what [`Applied`]'s `Serialize` wrote.
+    pub fn parse(text: &str) -> Option<Applied> {
+        let json = json::parse(text.as_bytes(), Limits::TRUSTED).ok()?;
+        Some(Applied {
+            outcome: json.string("outcome")?,
+            room: json.string("room")?,
+        })
+    }
 }
 
 // The traits' futures need no `Send`: a Worker isolate runs one thread.

@@ -15,9 +15,10 @@
 
 use std::cmp::Ordering;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::core::callback::{PushEvent, PushKind};
+use crate::core::json::{self, Json, Limits};
 
 /// Tasks kept per room (API.md).
 pub const MAX_TASKS: usize = 16;
@@ -25,8 +26,7 @@ pub const MAX_TASKS: usize = 16;
 const FORMAT_VERSION: u32 = 1;
 
 /// The value stored per room: records, best-ranked first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Room {
     v: u32,
     tasks: Vec<PushEvent>,
@@ -75,10 +75,8 @@ impl Room {
     /// Reads a stored value. An unreadable one (corrupt, or of another format version) is an
     /// error the caller logs; it then treats the room as empty, so the next event rebuilds it.
     pub fn decode(stored: &str) -> Result<Room, String> {
-        let room: Room = serde_json::from_slice(stored.as_bytes()).map_err(|e| e.to_string())?;
-        if room.v != FORMAT_VERSION {
-            return Err(format!("unknown format version {}", room.v));
-        }
+        let json = json::parse(stored.as_bytes(), Limits::TRUSTED).map_err(|e| e.to_string())?;
+        let room = Room::from_json(&json)?;
         if room.tasks.len() > MAX_TASKS {
             return Err(format!(
                 "{} tasks stored, at most {MAX_TASKS}",
@@ -86,6 +84,31 @@ impl Room {
             ));
         }
         Ok(room.normalised())
+    }
+
+    /// An object of `v` (this format's version) and `tasks`, no other member; why not, when
+    /// not.
+    fn from_json(json: &Json) -> Result<Room, String> {
+        if !json.has_only(&["v", "tasks"]) {
+            return Err("not an object of `v` and `tasks`".into());
+        }
+        let v = json
+            .get("v")
+            .and_then(Json::as_u32)
+            .ok_or("no format version")?;
+        if v != FORMAT_VERSION {
+            return Err(format!("unknown format version {v}"));
+        }
+        let stored = json
+            .get("tasks")
+            .and_then(Json::as_array)
+            .ok_or("no task array")?;
+        let mut tasks = Vec::with_capacity(stored.len());
+        for (i, task) in stored.iter().enumerate() {
+            tasks
+                .push(PushEvent::from_json(task).ok_or_else(|| format!("task {i} is unreadable"))?);
+        }
+        Ok(Room { v, tasks })
     }
 
     /// The room `apply` would build from these records, one by one: best-ranked first, one
