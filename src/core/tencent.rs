@@ -576,7 +576,7 @@ mod tests {
 
     #[test]
     fn anything_else_is_unparsable_and_never_echoes_the_body() {
-        let cases: [(u16, &[u8]); 8] = [
+        let cases: [(u16, &[u8]); 9] = [
             (200, b""),
             (200, b"<html>secret-looking body</html>"),
             (200, b"[1]"),
@@ -585,6 +585,11 @@ mod tests {
             (200, br#"{"Response":{"Status":7}}"#),
             (200, br#"{"Response":{"Error":{"Message":"no code"}}}"#),
             (502, br#"{"Response":{"Status":"STOPPED"}}"#),
+            // Which one would it mean? serde_json's `Value` kept the last; `core::json` refuses.
+            (
+                200,
+                br#"{"Response":{"Status":"PUSHING","Status":"STOPPED"}}"#,
+            ),
         ];
         for (status, body) in cases {
             match parse_answer(status, body) {
