@@ -11,12 +11,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
 use serde_json::Number;
 
 use crate::core::config::{Config, Signing};
 use crate::core::http::ApiError;
+use crate::core::json::Json;
 use crate::core::signature;
 use crate::core::tencent::{PushTask, TaskStatus};
 
@@ -133,8 +134,8 @@ pub enum PushKind {
 
 /// One `WhiteboardPushStarted` / `WhiteboardPushStopped`, whole, or a reconciled stop: the unit
 /// that room state stores per task. Field names are the sender's, in snake_case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PushEvent {
     pub kind: PushKind,
     pub task_id: String,
@@ -151,8 +152,7 @@ pub struct PushEvent {
 }
 
 /// `EventData.Error`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PushError {
     pub code: String,
     pub message: String,
@@ -168,21 +168,71 @@ impl Serialize for PushKind {
     }
 }
 
-impl<'de> Deserialize<'de> for PushKind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match String::deserialize(d)?.as_str() {
-            "started" => Ok(PushKind::Started),
-            "reconciled" => Ok(PushKind::Reconciled),
-            "stopped" => Ok(PushKind::Stopped),
-            other => Err(de::Error::unknown_variant(
-                other,
-                &["started", "reconciled", "stopped"],
-            )),
+impl PushKind {
+    fn from_json(json: &Json) -> Option<PushKind> {
+        match json.as_str()? {
+            "started" => Some(PushKind::Started),
+            "reconciled" => Some(PushKind::Reconciled),
+            "stopped" => Some(PushKind::Stopped),
+            _ => None,
         }
     }
 }
 
+impl PushError {
+    fn from_json(json: &Json) -> Option<PushError> {
+        if !json.has_only(&["code", "message"]) {
+            return None;
+        }
+        Some(PushError {
+            code: json.string("code")?,
+            message: json.string("message")?,
+        })
+    }
+}
+
+/// A string, owned.
+fn owned(json: &Json) -> Option<String> {
+    json.as_str().map(str::to_string)
+}
+
 impl PushEvent {
+    /// A record as room state stores it (its `Serialize`): every member known, the
+    /// required ones present, each of its type (an optional one may be `null`).
+    pub fn from_json(json: &Json) -> Option<PushEvent> {
+        const MEMBERS: &[&str] = &[
+            "kind",
+            "taskId",
+            "roomId",
+            "timestamp",
+            "pushUserId",
+            "pushStartTime",
+            "pushStopTime",
+            "groupId",
+            "finishReason",
+            "imSyncTime",
+            "exceptionCount",
+            "error",
+        ];
+        if !json.has_only(MEMBERS) {
+            return None;
+        }
+        Some(PushEvent {
+            kind: PushKind::from_json(json.get("kind")?)?,
+            task_id: json.string("taskId")?,
+            room_id: json.get("roomId")?.as_u32()?,
+            timestamp: json.optional("timestamp", Json::as_i64)?,
+            push_user_id: json.optional("pushUserId", owned)?,
+            push_start_time: json.optional("pushStartTime", Json::as_i64)?,
+            push_stop_time: json.optional("pushStopTime", Json::as_i64)?,
+            group_id: json.optional("groupId", owned)?,
+            finish_reason: json.optional("finishReason", owned)?,
+            im_sync_time: json.optional("imSyncTime", Json::as_i64)?,
+            exception_count: json.optional("exceptionCount", Json::as_i64)?,
+            error: json.optional("error", PushError::from_json)?,
+        })
+    }
+
     /// The reconciled stop of a task whose record is `current`, from Tencent's answer about
     /// it, learnt at `now`. `None` unless `current` is a `Started`, the answer says `STOPPED`,
     /// and names no other task.

@@ -112,6 +112,11 @@ impl Json {
         }
     }
 
+    /// An integer that fits a `u32`.
+    pub fn as_u32(&self) -> Option<u32> {
+        self.as_u64().and_then(|n| u32::try_from(n).ok())
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Json::Null)
     }

@@ -11,11 +11,12 @@
 //! Not here: merge rules (`room`), when KV is written (`readmodel`), rendering (`status`),
 //! when the alarm runs (the shell: it needs the configuration and the clock).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::core::callback::PushEvent;
 use crate::core::http::ApiError;
+use crate::core::json::{self, Json, Limits};
 use crate::core::live;
 use crate::core::log::{ObjectLine, ObjectLog};
 use crate::core::readmodel::ReadModel;
@@ -24,7 +25,7 @@ use crate::core::room::{self, Outcome, Room};
 use crate::core::status;
 
 /// What the object stores: the whole state, written in one put, so never half-written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stored {
     pub sdk_app_id: u64,
@@ -32,12 +33,32 @@ pub struct Stored {
     /// `Room::encode()`: the same format as the KV value.
     pub room: String,
     pub read_model: ReadModel,
-    /// When each streaming task was last checked with Tencent (Unix seconds).
-    #[serde(default)]
+    /// When each streaming task was last checked with Tencent (Unix seconds); absent from
+    /// what was stored before reconciliation.
     pub last_checked: LastChecked,
 }
 
 impl Stored {
+    /// Reads what [`Stored`]'s `Serialize` wrote; members it does not know are let go.
+    pub fn parse(text: &str) -> Result<Stored, String> {
+        let json = json::parse(text.as_bytes(), Limits::TRUSTED).map_err(|e| e.to_string())?;
+        Stored::from_json(&json).ok_or_else(|| "not the object's stored state".to_string())
+    }
+
+    fn from_json(json: &Json) -> Option<Stored> {
+        let last_checked = match json.get("lastChecked") {
+            None => LastChecked::new(),
+            Some(value) => LastChecked::from_json(value)?,
+        };
+        Some(Stored {
+            sdk_app_id: json.get("sdkAppId")?.as_u64()?,
+            room_id: json.get("roomId")?.as_u32()?,
+            room: json.string("room")?,
+            read_model: ReadModel::from_json(json.get("readModel")?)?,
+            last_checked,
+        })
+    }
+
     /// The room's KV key, also the object's name.
     pub fn key(&self) -> String {
         room::key(self.sdk_app_id, self.room_id)
@@ -51,11 +72,22 @@ impl Stored {
 }
 
 /// Object → edge: the outcome, and the room's stored value after it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Applied {
     pub outcome: String,
     pub room: String,
+}
+
+impl Applied {
+    /// Reads what [`Applied`]'s `Serialize` wrote.
+    pub fn parse(text: &str) -> Option<Applied> {
+        let json = json::parse(text.as_bytes(), Limits::TRUSTED).ok()?;
+        Some(Applied {
+            outcome: json.string("outcome")?,
+            room: json.string("room")?,
+        })
+    }
 }
 
 // The traits' futures need no `Send`: a Worker isolate runs one thread.
@@ -295,12 +327,15 @@ pub async fn write_read_model(
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
+    use std::collections::BTreeMap;
 
+    use proptest::prelude::*;
+    use serde::Deserialize;
     use serde_json::{json, Value};
 
     use super::*;
     use crate::core::doubles::{block_on, MemoryKv, MemoryStore, RecordingViewers};
-    use crate::core::room::tests::{started, stopped};
+    use crate::core::room::tests::{edited, edits, started, stopped};
 
     const APP: u64 = 1_400_000_001;
     const KEY: &str = "room:1400000001:1253";
@@ -643,5 +678,140 @@ mod tests {
         // Storage still says KV is behind: the next alarm writes it again.
         let kept = store.storage.borrow().clone().expect("kept");
         assert!(kept.read_model.is_dirty());
+    }
+
+    /// A stored state with every member set: a check time, a KV write attempted.
+    fn checked_room() -> Stored {
+        let mut stored = dirty_room();
+        stored.read_model.attempt(9_000);
+        stored.read_model.failed();
+        stored.last_checked.insert("task-1".into(), 1_000);
+        stored
+    }
+
+    fn stored_with(edit: impl FnOnce(&mut Value)) -> String {
+        let mut value = serde_json::to_value(checked_room()).expect("serialises");
+        edit(&mut value);
+        value.to_string()
+    }
+
+    #[test]
+    fn the_stored_state_reads_back_as_written_and_as_written_before_reconciliation() {
+        let stored = checked_room();
+        let text = serde_json::to_string(&stored).expect("serialises");
+        assert_eq!(Stored::parse(&text), Ok(stored.clone()));
+        // Before reconciliation there were no check times; members it does not know are let
+        // go, as they were.
+        let old = stored_with(|v| {
+            v.as_object_mut().map(|o| o.remove("lastChecked"));
+            v["readModel"]["attemptedAtMs"] = Value::Null;
+            v["later"] = json!({"any": "thing"});
+            v["readModel"]["later"] = json!(1);
+        });
+        let mut expected = stored;
+        expected.last_checked = LastChecked::new();
+        expected.read_model.attempted_at_ms = None;
+        assert_eq!(Stored::parse(&old), Ok(expected));
+    }
+
+    #[test]
+    fn a_stored_state_of_a_wrong_type_or_range_is_unreadable() {
+        for text in [
+            stored_with(|v| v["lastChecked"] = Value::Null),
+            stored_with(|v| v["lastChecked"] = json!({"task-1": "1000"})),
+            stored_with(|v| v["lastChecked"] = json!({"task-1": i64::MAX as u64 + 1})),
+            stored_with(|v| v["roomId"] = json!(u64::from(u32::MAX) + 1)),
+            stored_with(|v| v["sdkAppId"] = json!(-1)),
+            stored_with(|v| v["room"] = json!({"v": 1, "tasks": []})),
+            stored_with(|v| v["readModel"]["failures"] = json!(u64::from(u32::MAX) + 1)),
+            stored_with(|v| v["readModel"]["rev"] = json!(1.0)),
+            stored_with(|v| v["readModel"]["attemptedAtMs"] = json!(-5)),
+            stored_with(|v| {
+                v["readModel"]
+                    .as_object_mut()
+                    .map(|o| o.remove("writtenRev"));
+            }),
+            stored_with(|v| v["readModel"] = Value::Null),
+            "[]".to_string(),
+            "{\"sdkAppId\":1,\"sdkAppId\":1}".to_string(),
+        ] {
+            assert!(Stored::parse(&text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_objects_answer_reads_back_as_written() {
+        let applied = Applied {
+            outcome: "applied".into(),
+            room: Room::new().encode(),
+        };
+        let text = serde_json::to_string(&applied).expect("serialises");
+        assert_eq!(Applied::parse(&text), Some(applied));
+        assert_eq!(Applied::parse(r#"{"outcome":"stale"}"#), None);
+        assert_eq!(Applied::parse(r#"{"outcome":1,"room":""}"#), None);
+    }
+
+    /// The serde derive `Stored` was read with before `core::json`, kept to test against
+    /// (`LastChecked` read an object of task ids and integers, as a map does).
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SerdeStored {
+        sdk_app_id: u64,
+        room_id: u32,
+        room: String,
+        read_model: SerdeReadModel,
+        #[serde(default)]
+        last_checked: BTreeMap<String, i64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SerdeReadModel {
+        rev: u64,
+        written_rev: u64,
+        attempted_at_ms: Option<u64>,
+        failures: u32,
+    }
+
+    /// Member names of the stored state (all levels), and some it does not have.
+    const STORED_MEMBERS: &[&str] = &[
+        "sdkAppId",
+        "roomId",
+        "room",
+        "readModel",
+        "lastChecked",
+        "rev",
+        "writtenRev",
+        "attemptedAtMs",
+        "failures",
+        "task-1",
+        "t",
+        "extra",
+    ];
+
+    proptest! {
+        // Each case makes a few edits among many names, values and places: many cases.
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Whatever the object's storage holds, `Stored::parse` reads it as the serde derive
+        /// it replaced read it: the same states accepted, the same refused.
+        #[test]
+        fn stored_states_read_as_the_serde_derive_read_them(edits in edits(STORED_MEMBERS)) {
+            let value = serde_json::to_value(checked_room()).expect("serialises");
+            let text = edited(value, &edits);
+            let serde = serde_json::from_str::<SerdeStored>(&text).ok().map(|s| Stored {
+                sdk_app_id: s.sdk_app_id,
+                room_id: s.room_id,
+                room: s.room,
+                read_model: ReadModel {
+                    rev: s.read_model.rev,
+                    written_rev: s.read_model.written_rev,
+                    attempted_at_ms: s.read_model.attempted_at_ms,
+                    failures: s.read_model.failures,
+                },
+                last_checked: s.last_checked.into_iter().collect(),
+            });
+            prop_assert_eq!(Stored::parse(&text).ok(), serde, "{}", text);
+        }
     }
 }

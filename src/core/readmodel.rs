@@ -7,7 +7,9 @@
 //! sees it.
 //! Pure bookkeeping: the object persists a [`ReadModel`] with its state and asks it for times.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::core::json::Json;
 
 /// The least time between two KV writes (or attempts) of one room.
 pub const MIN_WRITE_GAP_MS: u64 = 1_000;
@@ -15,7 +17,7 @@ pub const MIN_WRITE_GAP_MS: u64 = 1_000;
 pub const MAX_RETRY_GAP_MS: u64 = 60_000;
 
 /// How far the room's KV value is behind its stored state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadModel {
     /// Bumped by every applied change.
@@ -29,6 +31,16 @@ pub struct ReadModel {
 }
 
 impl ReadModel {
+    /// As the object stores it (its `Serialize`); members it does not know are let go.
+    pub fn from_json(json: &Json) -> Option<ReadModel> {
+        Some(ReadModel {
+            rev: json.get("rev")?.as_u64()?,
+            written_rev: json.get("writtenRev")?.as_u64()?,
+            attempted_at_ms: json.optional("attemptedAtMs", Json::as_u64)?,
+            failures: json.get("failures")?.as_u32()?,
+        })
+    }
+
     /// A room seeded from (or agreeing with) its KV value.
     pub fn in_sync() -> ReadModel {
         ReadModel::default()

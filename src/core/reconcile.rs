@@ -7,12 +7,10 @@
 //! The rule (API.md): a task whose record has been a `Started` for `RECONCILE_AFTER_SECONDS`
 //! is checked, and again every `RECONCILE_AFTER_SECONDS` while it stays `Started`.
 
-use std::fmt;
-
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
 
 use crate::core::callback::PushEvent;
+use crate::core::json::Json;
 use crate::core::room::{start_time, Outcome, Room};
 use crate::core::tencent::PushTask;
 
@@ -31,6 +29,15 @@ pub struct LastChecked(Vec<(String, i64)>);
 impl LastChecked {
     pub fn new() -> LastChecked {
         LastChecked(Vec::new())
+    }
+
+    /// As the object stores it: an object of task ids and times (a JSON object never names
+    /// a task twice).
+    pub fn from_json(json: &Json) -> Option<LastChecked> {
+        json.as_object()?
+            .iter()
+            .map(|(task_id, at)| Some((task_id.clone(), at.as_i64()?)))
+            .collect()
     }
 
     /// When `task_id` was last checked.
@@ -64,31 +71,6 @@ impl FromIterator<(String, i64)> for LastChecked {
 impl Serialize for LastChecked {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.0.iter().map(|(task_id, at)| (task_id, at)))
-    }
-}
-
-impl<'de> Deserialize<'de> for LastChecked {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LastChecked, D::Error> {
-        d.deserialize_map(Entries)
-    }
-}
-
-/// Reads a [`LastChecked`] from its JSON object; a repeated task id keeps its last time.
-struct Entries;
-
-impl<'de> Visitor<'de> for Entries {
-    type Value = LastChecked;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object of check times")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<LastChecked, A::Error> {
-        let mut checked = LastChecked::new();
-        while let Some((task_id, at)) = access.next_entry()? {
-            checked.insert(task_id, at);
-        }
-        Ok(checked)
     }
 }
 
@@ -228,6 +210,7 @@ struct EventData<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::json::{self, Limits};
     use crate::core::room::tests::{reconciled, started, stopped};
     use crate::core::tencent::TaskStatus;
     use serde_json::{json, Value};
@@ -323,14 +306,34 @@ mod tests {
         assert_eq!(last.get("c"), None);
         let json = serde_json::to_string(&last).expect("JSON");
         assert_eq!(json, r#"{"a":10,"b":30}"#);
-        assert_eq!(serde_json::from_str::<LastChecked>(&json).ok(), Some(last));
-        // A task id written twice keeps its later time, as a map would.
+        let read = |text: &str| {
+            json::parse(text.as_bytes(), Limits::TRUSTED)
+                .ok()
+                .and_then(|json| LastChecked::from_json(&json))
+        };
+        assert_eq!(read(&json), Some(last));
+        assert_eq!(read("{}"), Some(LastChecked::new()));
+        // Written unsorted, it reads sorted.
         assert_eq!(
-            serde_json::from_str::<LastChecked>(r#"{"z":1,"y":2,"z":3}"#).ok(),
-            Some(checks(&[("y", 2), ("z", 3)]))
+            read(r#"{"z":1,"y":2}"#),
+            Some(checks(&[("y", 2), ("z", 1)]))
         );
-        assert!(serde_json::from_str::<LastChecked>(r#"{"a":"1"}"#).is_err());
-        assert!(serde_json::from_str::<LastChecked>("[]").is_err());
+        // A task id twice is not a JSON object this worker reads (nor ever writes).
+        assert_eq!(read(r#"{"z":1,"y":2,"z":3}"#), None);
+        for wrong in [
+            r#"{"a":"1"}"#,
+            r#"{"a":1.5}"#,
+            r#"{"a":null}"#,
+            r#"{"a":9223372036854775808}"#,
+            "[]",
+            "null",
+        ] {
+            assert_eq!(read(wrong), None, "{wrong}");
+        }
+        assert_eq!(
+            read(r#"{"a":-9223372036854775808}"#),
+            Some(checks(&[("a", i64::MIN)]))
+        );
     }
 
     fn answer(status: TaskStatus) -> PushTask {

@@ -15,9 +15,10 @@
 
 use std::cmp::Ordering;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::core::callback::{PushEvent, PushKind};
+use crate::core::json::{self, Json, Limits};
 
 /// Tasks kept per room (API.md).
 pub const MAX_TASKS: usize = 16;
@@ -25,8 +26,7 @@ pub const MAX_TASKS: usize = 16;
 const FORMAT_VERSION: u32 = 1;
 
 /// The value stored per room: records, best-ranked first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Room {
     v: u32,
     tasks: Vec<PushEvent>,
@@ -75,10 +75,8 @@ impl Room {
     /// Reads a stored value. An unreadable one (corrupt, or of another format version) is an
     /// error the caller logs; it then treats the room as empty, so the next event rebuilds it.
     pub fn decode(stored: &str) -> Result<Room, String> {
-        let room: Room = serde_json::from_slice(stored.as_bytes()).map_err(|e| e.to_string())?;
-        if room.v != FORMAT_VERSION {
-            return Err(format!("unknown format version {}", room.v));
-        }
+        let json = json::parse(stored.as_bytes(), Limits::TRUSTED).map_err(|e| e.to_string())?;
+        let room = Room::from_json(&json)?;
         if room.tasks.len() > MAX_TASKS {
             return Err(format!(
                 "{} tasks stored, at most {MAX_TASKS}",
@@ -86,6 +84,31 @@ impl Room {
             ));
         }
         Ok(room.normalised())
+    }
+
+    /// An object of `v` (this format's version) and `tasks`, no other member; why not, when
+    /// not.
+    fn from_json(json: &Json) -> Result<Room, String> {
+        if !json.has_only(&["v", "tasks"]) {
+            return Err("not an object of `v` and `tasks`".into());
+        }
+        let v = json
+            .get("v")
+            .and_then(Json::as_u32)
+            .ok_or("no format version")?;
+        if v != FORMAT_VERSION {
+            return Err(format!("unknown format version {v}"));
+        }
+        let stored = json
+            .get("tasks")
+            .and_then(Json::as_array)
+            .ok_or("no task array")?;
+        let mut tasks = Vec::with_capacity(stored.len());
+        for (i, task) in stored.iter().enumerate() {
+            tasks
+                .push(PushEvent::from_json(task).ok_or_else(|| format!("task {i} is unreadable"))?);
+        }
+        Ok(Room { v, tasks })
     }
 
     /// The room `apply` would build from these records, one by one: best-ranked first, one
@@ -192,7 +215,10 @@ impl PushEvent {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::core::callback::PushError;
     use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde_json::{json, Map, Value};
 
     pub fn started(task: &str, start: i64, ts: i64) -> PushEvent {
         PushEvent {
@@ -432,6 +458,263 @@ pub(crate) mod tests {
         }
     }
 
+    /// Member names of a stored room (all levels), and two it does not have.
+    const ROOM_MEMBERS: &[&str] = &[
+        "v",
+        "tasks",
+        "kind",
+        "taskId",
+        "roomId",
+        "timestamp",
+        "pushUserId",
+        "pushStartTime",
+        "pushStopTime",
+        "groupId",
+        "finishReason",
+        "imSyncTime",
+        "exceptionCount",
+        "error",
+        "code",
+        "message",
+        "extra",
+        "Kind",
+    ];
+
+    /// `{"v":1,"tasks":[task]}` with the task `started("t", 5, 5)` changed by `edit`.
+    fn with_task(edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+        let mut task = serde_json::to_value(started("t", 5, 5)).expect("serialises");
+        if let Value::Object(members) = &mut task {
+            edit(members);
+        }
+        json!({"v": 1, "tasks": [task]}).to_string()
+    }
+
+    #[test]
+    fn a_stored_record_is_read_as_its_serde_derive_read_it() {
+        let set = |name: &'static str, value: Value| {
+            with_task(move |task| {
+                task.insert(name.into(), value);
+            })
+        };
+        // Optional members may be absent or null; `error` is read whole.
+        let read = |stored: &str| Room::decode(stored).map(|room| room.tasks()[0].clone());
+        let mut bare = started("t", 5, 5);
+        bare.push_user_id = None;
+        assert_eq!(
+            read(&with_task(|task| {
+                task.remove("pushUserId");
+            })),
+            Ok(bare.clone())
+        );
+        assert_eq!(read(&set("pushUserId", Value::Null)), Ok(bare));
+        let mut failed = started("t", 5, 5);
+        failed.error = Some(PushError {
+            code: "c".into(),
+            message: "m".into(),
+        });
+        assert_eq!(
+            read(&set("error", json!({"code": "c", "message": "m"}))),
+            Ok(failed)
+        );
+        let mut widest = started("t", 5, 5);
+        widest.room_id = u32::MAX;
+        widest.timestamp = Some(i64::MAX);
+        widest.push_start_time = Some(i64::MIN);
+        assert_eq!(
+            read(&with_task(|task| {
+                task.insert("roomId".into(), json!(u32::MAX));
+                task.insert("timestamp".into(), json!(i64::MAX));
+                task.insert("pushStartTime".into(), json!(i64::MIN));
+            })),
+            Ok(widest)
+        );
+        // An unknown member, a missing required one, a wrong type, an integer out of range.
+        for stored in [
+            set("extra", json!(1)),
+            set("error", json!({"code": "c", "message": "m", "extra": 1})),
+            set("error", json!({"code": "c"})),
+            set("error", json!("c")),
+            with_task(|task| {
+                task.remove("taskId");
+            }),
+            with_task(|task| {
+                task.remove("kind");
+            }),
+            set("kind", json!("paused")),
+            set("kind", json!("Started")),
+            set("kind", json!(1)),
+            set("taskId", json!(7)),
+            set("taskId", Value::Null),
+            set("roomId", json!(u64::from(u32::MAX) + 1)),
+            set("roomId", json!(-1)),
+            set("roomId", json!(1253.0)),
+            set("timestamp", json!(u64::MAX)),
+            set("timestamp", json!(9_223_372_036_854_775_808u64)),
+            set("pushStartTime", json!(1.5)),
+            set("exceptionCount", json!("0")),
+            set("pushUserId", json!(5)),
+            set("groupId", json!(["1253"])),
+            json!({"v": 4_294_967_297u64, "tasks": []}).to_string(),
+            json!({"v": "1", "tasks": []}).to_string(),
+            json!({"v": 1, "tasks": {}}).to_string(),
+            json!({"v": 1}).to_string(),
+            "[1,[]]".to_string(),
+        ] {
+            assert!(Room::decode(&stored).is_err(), "{stored}");
+        }
+    }
+
+    /// The serde derive `Room` was read with before `core::json`, kept to test against.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SerdeRoom {
+        v: u32,
+        tasks: Vec<SerdeEvent>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct SerdeEvent {
+        kind: SerdeKind,
+        task_id: String,
+        room_id: u32,
+        timestamp: Option<i64>,
+        push_user_id: Option<String>,
+        push_start_time: Option<i64>,
+        push_stop_time: Option<i64>,
+        group_id: Option<String>,
+        finish_reason: Option<String>,
+        im_sync_time: Option<i64>,
+        exception_count: Option<i64>,
+        error: Option<SerdeError>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SerdeError {
+        code: String,
+        message: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum SerdeKind {
+        Started,
+        Reconciled,
+        Stopped,
+    }
+
+    impl From<SerdeEvent> for PushEvent {
+        fn from(e: SerdeEvent) -> PushEvent {
+            PushEvent {
+                kind: match e.kind {
+                    SerdeKind::Started => PushKind::Started,
+                    SerdeKind::Reconciled => PushKind::Reconciled,
+                    SerdeKind::Stopped => PushKind::Stopped,
+                },
+                task_id: e.task_id,
+                room_id: e.room_id,
+                timestamp: e.timestamp,
+                push_user_id: e.push_user_id,
+                push_start_time: e.push_start_time,
+                push_stop_time: e.push_stop_time,
+                group_id: e.group_id,
+                finish_reason: e.finish_reason,
+                im_sync_time: e.im_sync_time,
+                exception_count: e.exception_count,
+                error: e.error.map(|e| PushError {
+                    code: e.code,
+                    message: e.message,
+                }),
+            }
+        }
+    }
+
+    /// One change to a stored JSON value: in its `object`-th object (depth first, the value
+    /// itself first), the member `name` removed (`None`) or set to `value`.
+    #[derive(Debug, Clone)]
+    pub struct Edit {
+        object: usize,
+        name: &'static str,
+        value: Option<Value>,
+    }
+
+    /// Values of every JSON kind, and integers at the edges of the ranges stored formats use.
+    fn edge_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            Just(json!(true)),
+            Just(json!("x")),
+            Just(json!("started")),
+            Just(json!("stopped")),
+            Just(json!(0)),
+            Just(json!(1)),
+            Just(json!(-1)),
+            Just(json!(1.5)),
+            Just(json!(u32::MAX)),
+            Just(json!(u64::from(u32::MAX) + 1)),
+            Just(json!(i64::MAX)),
+            Just(json!(i64::MAX as u64 + 1)),
+            Just(json!(i64::MIN)),
+            Just(json!(u64::MAX)),
+            Just(json!({})),
+            Just(json!([])),
+            Just(json!({"code": "c", "message": "m"})),
+            Just(json!({"t": 5})),
+        ]
+    }
+
+    /// Up to three edits, each of one of `names` (members of the format, and others).
+    pub fn edits(names: &'static [&'static str]) -> impl Strategy<Value = Vec<Edit>> {
+        let edit = (
+            0..8usize,
+            prop::sample::select(names),
+            prop::option::weighted(0.8, edge_value()),
+        )
+            .prop_map(|(object, name, value)| Edit {
+                object,
+                name,
+                value,
+            });
+        prop::collection::vec(edit, 0..4)
+    }
+
+    /// `value` with `edits` made, as text.
+    pub fn edited(mut value: Value, edits: &[Edit]) -> String {
+        for edit in edits {
+            let mut n = edit.object % count_objects(&value).max(1);
+            edit_nth(&mut value, &mut n, edit);
+        }
+        value.to_string()
+    }
+
+    fn count_objects(value: &Value) -> usize {
+        match value {
+            Value::Object(members) => 1 + members.values().map(count_objects).sum::<usize>(),
+            Value::Array(items) => items.iter().map(count_objects).sum(),
+            _ => 0,
+        }
+    }
+
+    /// Makes `edit` in the `n`-th object of `value`, depth first; true once made.
+    fn edit_nth(value: &mut Value, n: &mut usize, edit: &Edit) -> bool {
+        match value {
+            Value::Object(members) if *n == 0 => {
+                match &edit.value {
+                    Some(v) => members.insert(edit.name.into(), v.clone()),
+                    None => members.remove(edit.name),
+                };
+                true
+            }
+            Value::Object(members) => {
+                *n -= 1;
+                members.values_mut().any(|child| edit_nth(child, n, edit))
+            }
+            Value::Array(items) => items.iter_mut().any(|item| edit_nth(item, n, edit)),
+            _ => false,
+        }
+    }
+
     #[derive(Debug, Clone)]
     struct Spec {
         task: u8,
@@ -564,6 +847,38 @@ pub(crate) mod tests {
             rotated.rotate_left((seed as usize) % events.len());
             prop_assert_eq!(merge_all(&events), merge_all(&reversed));
             prop_assert_eq!(merge_all(&events), merge_all(&rotated));
+        }
+    }
+
+    proptest! {
+        // Each case makes a few edits among many names, values and places: many cases.
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Whatever is stored, `Room::decode` reads it as the serde derive it replaced read it
+        /// (then checked the version): the same rooms accepted, the same refused.
+        #[test]
+        fn stored_rooms_read_as_the_serde_derive_read_them(
+            events in events(4),
+            failed in any::<bool>(),
+            edits in edits(ROOM_MEMBERS),
+        ) {
+            let mut room = merge_all(&events);
+            if failed {
+                room.tasks[0].error = Some(PushError { code: "c".into(), message: "m".into() });
+            }
+            let value = serde_json::to_value(&room).expect("serialises");
+            let stored = edited(value, &edits);
+            let ours = json::parse(stored.as_bytes(), Limits::TRUSTED)
+                .map_err(|e| e.to_string())
+                .and_then(|json| Room::from_json(&json));
+            let serde = serde_json::from_str::<SerdeRoom>(&stored)
+                .ok()
+                .filter(|room| room.v == FORMAT_VERSION)
+                .map(|room| Room {
+                    v: room.v,
+                    tasks: room.tasks.into_iter().map(PushEvent::from).collect(),
+                });
+            prop_assert_eq!(ours.ok(), serde, "{}", stored);
         }
     }
 }

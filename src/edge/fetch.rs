@@ -23,6 +23,7 @@ use crate::core::callback::{self, Event, Verified};
 use crate::core::config::{Config, ConfigError, OriginDelivery};
 use crate::core::delivery::{self, QUEUE_BINDING};
 use crate::core::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
+use crate::core::json::{self, Limits};
 use crate::core::live;
 use crate::core::log::RequestLog;
 use crate::core::status;
@@ -171,9 +172,9 @@ async fn connect_live(
 async fn object_refusal(response: web_sys::Response, log: &mut RequestLog) -> Reply {
     let status = response.status();
     let body = super::body_text(response).await.unwrap_or_default();
-    let code = serde_json::from_slice::<serde_json::Value>(body.as_bytes())
+    let code = json::parse(body.as_bytes(), Limits::TRUSTED)
         .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_string));
+        .and_then(|v| v.string("error"));
     log.error = match code.as_deref() {
         Some("too_many_connections") => Some("too_many_connections"),
         _ => Some("storage_unavailable"),

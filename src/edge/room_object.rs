@@ -24,7 +24,7 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use worker::{
     durable_object, js_sys, wasm_bindgen::JsValue, web_sys,
@@ -40,6 +40,7 @@ use crate::core::accept::RoomObjects;
 use crate::core::callback::PushEvent;
 use crate::core::config::Config;
 use crate::core::http::{self, ApiError};
+use crate::core::json::{self, Json, Limits};
 use crate::core::live;
 use crate::core::log::{ObjectLine, ObjectLog, RequestLog};
 use crate::core::object::{self, Applied, ReadModelKv, RoomStore, Stored, Viewers};
@@ -59,11 +60,20 @@ const INTERNAL: &str = "https://room-object.internal";
 const TENCENT_TIMEOUT_MS: u64 = 5_000;
 
 /// Edge → object: one verified push event.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ApplyCall {
     sdk_app_id: u64,
     event: PushEvent,
+}
+
+impl ApplyCall {
+    fn from_json(json: &Json) -> Option<ApplyCall> {
+        Some(ApplyCall {
+            sdk_app_id: json.get("sdkAppId")?.as_u64()?,
+            event: PushEvent::from_json(json.get("event")?)?,
+        })
+    }
 }
 
 #[durable_object]
@@ -157,12 +167,14 @@ impl DurableObject for RoomObject {
 impl RoomObject {
     /// Merges one event (`object::apply`), then sets the alarm for its KV write.
     async fn apply(&self, req: &mut Request) -> Result<Response, ApiError> {
-        // Parsed by serde_json like the rest of the stored state (`req.json()` would add a
-        // serde_wasm_bindgen copy of the event's Deserialize, ~4.7 KB); `apply` below wrote it.
-        // Integers are read exactly, where JSON.parse would round those beyond ±2^53.
+        // Read by `core::json` like the rest of the stored state (`req.json()` would add
+        // serde_wasm_bindgen); `apply` below wrote it. Integers are read exactly, where
+        // JSON.parse would round those beyond ±2^53.
         let text = req.text().await.map_err(|_| ApiError::Internal)?;
-        let call: ApplyCall =
-            serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::Internal)?;
+        let call = json::parse(text.as_bytes(), Limits::TRUSTED)
+            .ok()
+            .and_then(|json| ApplyCall::from_json(&json))
+            .ok_or(ApiError::Internal)?;
         let (outcome, stored) =
             object::apply(self, self, self, call.sdk_app_id, call.event, self).await?;
         // Also after a duplicate: a retried event whose first answer was lost still gets its
@@ -408,15 +420,11 @@ impl RoomStore for RoomObject {
             return Ok(Some(stored));
         }
         let raw = self.read_state().await?;
-        let stored = match raw.map(|raw| serde_json::from_slice::<Stored>(raw.as_bytes())) {
+        let stored = match raw.as_deref().map(Stored::parse) {
             Some(Ok(stored)) => Some(stored),
-            Some(Err(e)) => {
+            Some(Err(why)) => {
                 // Only this object writes it; a value it cannot read is re-seeded from KV.
-                log_line(
-                    "error",
-                    "unreadable_object_state",
-                    json!({"why": e.to_string()}),
-                );
+                log_line("error", "unreadable_object_state", json!({ "why": why }));
                 None
             }
             None => None,
@@ -546,7 +554,7 @@ async fn apply(env: &Env, sdk_app_id: u64, event: &PushEvent) -> Result<Applied,
     let text = super::body_text(response)
         .await
         .ok_or(ApiError::StorageUnavailable)?;
-    serde_json::from_slice::<Applied>(text.as_bytes()).map_err(|_| ApiError::StorageUnavailable)
+    Applied::parse(&text).ok_or(ApiError::StorageUnavailable)
 }
 
 /// Hands a live upgrade to the room's object; its answer (101 with the socket, or a JSON
