@@ -195,7 +195,7 @@ impl Delivery {
             sdk_app_id: json.optional("sdkAppId", Json::as_u64)?,
             room_id: json.optional("roomId", Json::as_u64)?,
             task_id: json.optional("taskId", |v| v.as_str().map(str::to_string))?,
-            attempt: u32::try_from(u64_of("attempt")?).ok()?,
+            attempt: json.get("attempt")?.as_u32()?,
         })
     }
 
@@ -370,7 +370,7 @@ impl DeadLetter {
         Some(DeadLetter {
             delivery: Delivery::from_json(json.get("delivery")?)?,
             headers,
-            attempts: u32::try_from(json.get("attempts")?.as_u64()?).ok()?,
+            attempts: json.get("attempts")?.as_u32()?,
             last_error: json.string("lastError")?,
             dead_at_ms: json.get("deadAtMs")?.as_u64()?,
         })
@@ -459,7 +459,7 @@ impl Summary {
             room_id: json.optional("roomId", Json::as_u64)?,
             task_id: json.optional("taskId", string)?,
             received_at: json.get("receivedAt")?.as_u64()?,
-            attempts: u32::try_from(json.get("attempts")?.as_u64()?).ok()?,
+            attempts: json.get("attempts")?.as_u32()?,
             last_error: json.string("lastError")?,
         })
     }
