@@ -3,21 +3,16 @@
 //! Tencent's `PascalCase` names are mapped here, once, to the names the rest of the worker
 //! uses. Check 1 (the size limit) belongs to the shell, which reads the body.
 //!
-//! Check 2 is one pass over the bytes that builds only the members later checks read and
-//! stops at [`MAX_DEPTH`] levels or [`MAX_VALUES`] values, so no body within the 64 KiB limit
-//! costs more than a fraction of a millisecond to refuse (benches/core.rs times the worst
-//! shapes).
+//! Check 2 is the worker's one JSON reader ([`json::parse`]) under [`MAX_DEPTH`] and
+//! [`MAX_VALUES`], so no body within the 64 KiB limit costs more than a fraction of a
+//! millisecond to refuse (benches/core.rs times the worst shapes). Checks 3 and 10 read the
+//! tree it builds.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
-use serde_json::Number;
 
 use crate::core::config::{Config, Signing};
 use crate::core::http::ApiError;
-use crate::core::json::Json;
+use crate::core::json::{self, Json, Limits, Number};
 use crate::core::signature;
 use crate::core::tencent::{PushTask, TaskStatus};
 
@@ -32,29 +27,6 @@ pub const MAX_DEPTH: usize = 32;
 /// top-level object included). A push callback holds about 20.
 pub const MAX_VALUES: usize = 4096;
 
-/// The members checks 3 to 10 read: check 2 builds these, and only checks the rest.
-const ENVELOPE: &[(&str, Keep)] = &[
-    ("EventType", Keep::Kind),
-    ("SdkAppId", Keep::Kind),
-    ("Timestamp", Keep::Kind),
-    ("ExpireTime", Keep::Kind),
-    ("Sign", Keep::Kind),
-    ("EventData", Keep::Members(EVENT_DATA)),
-];
-const EVENT_DATA: &[(&str, Keep)] = &[
-    ("TaskId", Keep::Kind),
-    ("RoomId", Keep::Kind),
-    ("PushUserId", Keep::Kind),
-    ("PushStartTime", Keep::Kind),
-    ("PushStopTime", Keep::Kind),
-    ("GroupId", Keep::Kind),
-    ("FinishReason", Keep::Kind),
-    ("IMSyncTime", Keep::Kind),
-    ("ExceptionCnt", Keep::Kind),
-    ("Error", Keep::Members(PUSH_ERROR)),
-];
-const PUSH_ERROR: &[(&str, Keep)] = &[("Code", Keep::Kind), ("Message", Keep::Kind)];
-
 /// The callback envelope after check 3: every field of its documented type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
@@ -64,33 +36,8 @@ pub struct Envelope {
     pub timestamp: Option<i64>,
     pub expire_time: Option<ExpireTime>,
     pub sign: Option<String>,
-    /// Only the members check 10 reads; check 2 checked the others and let them go.
-    pub event_data: Option<Members>,
-}
-
-/// A value as check 2 keeps it: what checks 3 to 10 read of it, no more (see [`Keep`]).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Kept {
-    /// `null`, or a value no check reads.
-    Null,
-    Bool(bool),
-    Number(Number),
-    String(String),
-    /// An array, kept only as its kind: no check reads inside one.
-    Array,
-    Object(Members),
-}
-
-/// The kept members of an object, in body order, under the names of [`ENVELOPE`]; check 2
-/// refuses a name that appears twice, so each is there at most once.
-pub type Members = Vec<(&'static str, Kept)>;
-
-/// The member `name` of an object, when it was kept.
-pub fn member<'a>(members: &'a Members, name: &str) -> Option<&'a Kept> {
-    members
-        .iter()
-        .find(|(kept, _)| *kept == name)
-        .map(|(_, value)| value)
+    /// The members of `EventData`, in body order; check 2 refused a name twice.
+    pub event_data: Option<Vec<(String, Json)>>,
 }
 
 /// `ExpireTime` as its value and as the digits that were signed.
@@ -318,64 +265,56 @@ pub fn verify_envelope(
     })
 }
 
-/// Check 2: UTF-8 JSON, an object, no member name twice at any depth, at most
-/// [`MAX_DEPTH`] levels deep and [`MAX_VALUES`] values, in one pass that builds only the
-/// members checks 3 to 10 read ([`ENVELOPE`]).
-fn parse_object(body: &[u8]) -> Result<Members, ApiError> {
-    let malformed = |e: serde_json::Error| ApiError::MalformedJson(e.to_string());
-    let mut scan = Scan {
-        values: 0,
-        names: Vec::new(),
+/// Check 2: UTF-8 JSON, an object, no member name twice at any depth, at most [`MAX_DEPTH`]
+/// levels deep and [`MAX_VALUES`] values.
+fn parse_object(body: &[u8]) -> Result<Vec<(String, Json)>, ApiError> {
+    let limits = Limits {
+        depth: MAX_DEPTH,
+        values: MAX_VALUES,
     };
-    let mut parser = serde_json::Deserializer::from_slice(body);
-    let top = Node {
-        scan: &mut scan,
-        depth: 1,
-        keep: Keep::Members(ENVELOPE),
-    };
-    let value = top.deserialize(&mut parser).map_err(malformed)?;
-    parser.end().map_err(malformed)?;
-    match value {
-        Kept::Object(members) => Ok(members),
-        _ => Err(ApiError::MalformedJson(
+    match json::parse(body, limits) {
+        Ok(Json::Object(members)) => Ok(members),
+        Ok(_) => Err(ApiError::MalformedJson(
             "the top level is not an object".into(),
         )),
+        Err(e) => Err(ApiError::MalformedJson(e.to_string())),
     }
 }
 
 /// Check 3: the envelope fields have their documented types.
-fn parse_envelope(mut object: Members) -> Result<Envelope, ApiError> {
+fn parse_envelope(mut object: Vec<(String, Json)>) -> Result<Envelope, ApiError> {
     let invalid = |why: &str| ApiError::InvalidEnvelope(why.to_string());
     let mut remove = |name: &str| {
-        let i = object.iter().position(|(kept, _)| *kept == name)?;
+        let i = object.iter().position(|(member, _)| member == name)?;
         Some(object.swap_remove(i).1)
     };
 
     let event_type = match remove("EventType") {
-        Some(Kept::String(s)) => s,
+        Some(Json::String(s)) => s,
         None => return Err(invalid("EventType is required")),
         Some(_) => return Err(invalid("EventType must be a string")),
     };
     let sdk_app_id = match remove("SdkAppId") {
-        Some(Kept::Number(n)) if n.is_i64() || n.is_u64() => n,
+        Some(Json::Number(n)) if n.is_integer() => n,
         None => return Err(invalid("SdkAppId is required")),
         Some(_) => return Err(invalid("SdkAppId must be an integer")),
     };
     let timestamp = match remove("Timestamp") {
         None => None,
-        Some(Kept::Number(n)) if n.is_i64() => n.as_i64(),
+        Some(Json::Number(n)) if n.as_i64().is_some() => n.as_i64(),
         Some(_) => return Err(invalid("Timestamp must be an integer")),
     };
     let expire_time = match remove("ExpireTime") {
         None => None,
-        Some(Kept::Number(n)) => match n.as_i64() {
+        // An integer's digits are its decimal text: JSON writes no `+`, and no leading zero.
+        Some(Json::Number(n)) => match n.as_i64() {
             Some(value) => Some(ExpireTime {
                 value,
-                digits: n.to_string(),
+                digits: value.to_string(),
             }),
             None => return Err(invalid("ExpireTime must be an integer")),
         },
-        Some(Kept::String(digits)) => {
+        Some(Json::String(digits)) => {
             let value = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| digits.parse::<i64>().ok())
                 .flatten()
@@ -390,12 +329,12 @@ fn parse_envelope(mut object: Members) -> Result<Envelope, ApiError> {
     };
     let sign = match remove("Sign") {
         None => None,
-        Some(Kept::String(s)) => Some(s),
+        Some(Json::String(s)) => Some(s),
         Some(_) => return Err(invalid("Sign must be a string")),
     };
     let event_data = match remove("EventData") {
         None => None,
-        Some(Kept::Object(members)) => Some(members),
+        Some(Json::Object(members)) => Some(members),
         Some(_) => return Err(invalid("EventData must be an object")),
     };
     Ok(Envelope {
@@ -408,6 +347,14 @@ fn parse_envelope(mut object: Members) -> Result<Envelope, ApiError> {
     })
 }
 
+/// The member `name` of an object's members.
+fn member<'a>(members: &'a [(String, Json)], name: &str) -> Option<&'a Json> {
+    members
+        .iter()
+        .find(|(member, _)| member == name)
+        .map(|(_, value)| value)
+}
+
 /// Check 10 for the two push events; every other event type is `Ignored`.
 fn parse_event(envelope: &Envelope, dropped: &mut Vec<&'static str>) -> Result<Event, ApiError> {
     let kind = match envelope.event_type.as_str() {
@@ -416,10 +363,9 @@ fn parse_event(envelope: &Envelope, dropped: &mut Vec<&'static str>) -> Result<E
         _ => return Ok(Event::Ignored),
     };
     let invalid = |why: &str| ApiError::InvalidEvent(why.to_string());
-    let empty = Members::new();
-    let data = envelope.event_data.as_ref().unwrap_or(&empty);
+    let data = envelope.event_data.as_deref().unwrap_or_default();
 
-    let error_only = matches!(member(data, "Error"), Some(Kept::Object(_)))
+    let error_only = matches!(member(data, "Error"), Some(Json::Object(_)))
         && member(data, "TaskId").is_none()
         && member(data, "RoomId").is_none();
     if error_only {
@@ -427,13 +373,13 @@ fn parse_event(envelope: &Envelope, dropped: &mut Vec<&'static str>) -> Result<E
     }
 
     let task_id = match member(data, "TaskId") {
-        Some(Kept::String(s)) if !s.is_empty() => s.clone(),
-        Some(Kept::String(_)) => return Err(invalid("TaskId must not be empty")),
+        Some(Json::String(s)) if !s.is_empty() => s.clone(),
+        Some(Json::String(_)) => return Err(invalid("TaskId must not be empty")),
         None => return Err(invalid("TaskId is required")),
         Some(_) => return Err(invalid("TaskId must be a string")),
     };
     let room_id = match member(data, "RoomId") {
-        Some(Kept::Number(n)) if n.is_i64() || n.is_u64() => n
+        Some(Json::Number(n)) if n.is_integer() => n
             .as_u64()
             .filter(|id| (1..=MAX_ROOM_ID).contains(id))
             .and_then(|id| u32::try_from(id).ok())
@@ -446,7 +392,7 @@ fn parse_event(envelope: &Envelope, dropped: &mut Vec<&'static str>) -> Result<E
     let push_user_id = fields.string("PushUserId");
     let push_start_time = fields.integer("PushStartTime");
     if kind == PushKind::Started {
-        if !matches!(member(data, "PushUserId"), Some(Kept::String(_))) {
+        if !matches!(member(data, "PushUserId"), Some(Json::String(_))) {
             return Err(invalid("PushUserId is required and must be a string"));
         }
         if push_start_time.is_none() {
@@ -471,35 +417,35 @@ fn parse_event(envelope: &Envelope, dropped: &mut Vec<&'static str>) -> Result<E
 
 /// Reads optional `EventData` fields; one of the wrong type is dropped and remembered.
 struct Fields<'a> {
-    data: &'a Members,
+    data: &'a [(String, Json)],
     dropped: &'a mut Vec<&'static str>,
 }
 
 impl Fields<'_> {
     fn string(&mut self, name: &'static str) -> Option<String> {
         match member(self.data, name) {
-            None | Some(Kept::Null) => None,
-            Some(Kept::String(s)) => Some(s.clone()),
+            None | Some(Json::Null) => None,
+            Some(Json::String(s)) => Some(s.clone()),
             Some(_) => self.drop(name),
         }
     }
 
     fn integer(&mut self, name: &'static str) -> Option<i64> {
         match member(self.data, name) {
-            None | Some(Kept::Null) => None,
-            Some(Kept::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+            None | Some(Json::Null) => None,
+            Some(Json::Number(n)) if n.as_i64().is_some() => n.as_i64(),
             Some(_) => self.drop(name),
         }
     }
 
     fn error(&mut self) -> Option<PushError> {
         match member(self.data, "Error") {
-            None | Some(Kept::Null) => None,
-            Some(Kept::Object(e)) => match (member(e, "Code"), member(e, "Message")) {
-                (Some(Kept::String(code)), message) => Some(PushError {
+            None | Some(Json::Null) => None,
+            Some(Json::Object(e)) => match (member(e, "Code"), member(e, "Message")) {
+                (Some(Json::String(code)), message) => Some(PushError {
                     code: code.clone(),
                     message: match message {
-                        Some(Kept::String(m)) => m.clone(),
+                        Some(Json::String(m)) => m.clone(),
                         _ => String::new(),
                     },
                 }),
@@ -512,194 +458,6 @@ impl Fields<'_> {
     fn drop<T>(&mut self, name: &'static str) -> Option<T> {
         self.dropped.push(name);
         None
-    }
-}
-
-/// Where check 2 is in the body: how many values it has met, and the member names of the
-/// objects still open (one stack for all of them, so a small object allocates nothing).
-struct Scan<'de> {
-    values: usize,
-    names: Vec<(u64, Cow<'de, str>)>,
-}
-
-/// FNV-1a: a cheap hash that orders names mostly by one integer comparison. A name crafted
-/// to collide only costs a string comparison; the check stays exact.
-fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-/// What the parser builds of a value; everything else it only checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Keep {
-    /// Nothing: a member no check reads, or anything inside one.
-    Nothing,
-    /// A scalar as it is; an array or an object only as its kind (an empty one), since no
-    /// check reads inside it.
-    Kind,
-    /// An object with these members, each kept as its entry says (a scalar: as `Kind`).
-    Members(&'static [(&'static str, Keep)]),
-}
-
-impl Keep {
-    /// The entry of the member `name`, when it is kept.
-    fn member(self, name: &str) -> Option<(&'static str, Keep)> {
-        match self {
-            Keep::Members(members) => members.iter().find(|(kept, _)| *kept == name).copied(),
-            Keep::Nothing | Keep::Kind => None,
-        }
-    }
-}
-
-/// One value of the body, parsed under check 2's rules and built as far as `keep` says.
-struct Node<'s, 'de> {
-    scan: &'s mut Scan<'de>,
-    /// Containers enclosing this value, plus one: the top level is at depth 1.
-    depth: usize,
-    keep: Keep,
-}
-
-impl<'de> Node<'_, 'de> {
-    fn child(&mut self, keep: Keep) -> Node<'_, 'de> {
-        Node {
-            scan: &mut *self.scan,
-            depth: self.depth + 1,
-            keep,
-        }
-    }
-
-    /// A scalar, kept or not.
-    fn scalar(&self, value: impl FnOnce() -> Kept) -> Kept {
-        match self.keep {
-            Keep::Nothing => Kept::Null,
-            Keep::Kind | Keep::Members(_) => value(),
-        }
-    }
-
-    fn enter<E: de::Error>(&self) -> Result<(), E> {
-        if self.depth > MAX_DEPTH {
-            return Err(E::custom(format_args!(
-                "nested deeper than {MAX_DEPTH} levels"
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Node<'_, 'de> {
-    type Value = Kept;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Kept, D::Error> {
-        self.scan.values += 1;
-        if self.scan.values > MAX_VALUES {
-            return Err(de::Error::custom(format_args!(
-                "more than {MAX_VALUES} values"
-            )));
-        }
-        if self.depth == 1 {
-            // Anything but an object fails at its first byte.
-            d.deserialize_map(self)
-        } else {
-            d.deserialize_any(self)
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for Node<'_, 'de> {
-    type Value = Kept;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(if self.depth == 1 {
-            "a JSON object"
-        } else {
-            "a JSON value"
-        })
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Kept, E> {
-        Ok(self.scalar(|| Kept::Bool(v)))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Kept, E> {
-        Ok(self.scalar(|| Kept::Number(v.into())))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Kept, E> {
-        Ok(self.scalar(|| Kept::Number(v.into())))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Kept, E> {
-        // serde_json refuses out-of-range numbers itself; this only keeps that promise.
-        let number = Number::from_f64(v).ok_or_else(|| E::custom("a number out of range"))?;
-        Ok(self.scalar(|| Kept::Number(number)))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Kept, E> {
-        Ok(self.scalar(|| Kept::String(v.to_string())))
-    }
-
-    fn visit_unit<E>(self) -> Result<Kept, E> {
-        Ok(self.scalar(|| Kept::Null))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Kept, A::Error> {
-        self.enter()?;
-        while seq.next_element_seed(self.child(Keep::Nothing))?.is_some() {}
-        Ok(self.scalar(|| Kept::Array))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<Kept, A::Error> {
-        self.enter()?;
-        let first = self.scan.names.len();
-        let mut kept = Members::new();
-        while let Some(name) = access.next_key_seed(Name)? {
-            let entry = self.keep.member(&name);
-            let keep = entry.map_or(Keep::Nothing, |(_, keep)| keep);
-            let value = access.next_value_seed(self.child(keep))?;
-            if let Some((name, _)) = entry {
-                kept.push((name, value));
-            }
-            self.scan.names.push((name_hash(&name), name));
-        }
-        // Sorting finds a repeated name in n·log n, however many members there are.
-        let names = &mut self.scan.names[first..];
-        names.sort_unstable();
-        if let Some(twice) = names.windows(2).find(|pair| pair[0] == pair[1]) {
-            return Err(de::Error::custom(format_args!(
-                "the member name {:?} appears twice",
-                twice[0].1
-            )));
-        }
-        self.scan.names.truncate(first);
-        Ok(self.scalar(|| Kept::Object(kept)))
-    }
-}
-
-/// A member name: borrowed from the body unless it holds escapes.
-struct Name;
-
-impl<'de> DeserializeSeed<'de> for Name {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Name {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a member name")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_string()))
     }
 }
 
@@ -871,19 +629,24 @@ mod tests {
     }
 
     #[test]
-    fn only_the_members_later_checks_read_are_kept() {
+    fn event_data_keeps_its_members_in_body_order() {
         let body = format!(
-            r#"{{"EventType":"X","SdkAppId":{APP},"Extra":{{"a":[1,2]}},"EventData":{{"TaskId":"t","Other":1,"Error":{{"Code":"c","More":2}}}}}}"#
+            r#"{{"EventType":"X","SdkAppId":{APP},"Extra":{{"a":[1,2]}},"EventData":{{"TaskId":"t","Other":-1,"Error":{{"Code":"c","More":2.5}}}}}}"#
         );
         let envelope = parse(body.as_bytes()).expect("check 2 and 3 pass");
+        assert_eq!(envelope.sdk_app_id, Number::Unsigned(APP));
         let data = envelope.event_data.expect("EventData is an object");
         assert_eq!(
             data,
             [
-                ("TaskId", Kept::String("t".into())),
+                ("TaskId".to_string(), Json::String("t".into())),
+                ("Other".to_string(), Json::Number(Number::Negative(-1))),
                 (
-                    "Error",
-                    Kept::Object(vec![("Code", Kept::String("c".into()))])
+                    "Error".to_string(),
+                    Json::Object(vec![
+                        ("Code".to_string(), Json::String("c".into())),
+                        ("More".to_string(), Json::Number(Number::Float)),
+                    ])
                 )
             ]
         );

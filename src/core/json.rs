@@ -219,6 +219,7 @@ impl Reader<'_> {
         Error { what, at: self.at }
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
@@ -335,6 +336,7 @@ impl Reader<'_> {
         let mut out = String::new();
         let mut run = self.at;
         loop {
+            self.at = skip_plain(bytes, self.at);
             match bytes.get(self.at) {
                 None => return Err(self.error("EOF while parsing a string")),
                 Some(b'"') => {
@@ -343,7 +345,9 @@ impl Reader<'_> {
                     return Ok(out);
                 }
                 Some(b'\\') => {
-                    out.push_str(&self.text[run..self.at]);
+                    if run < self.at {
+                        out.push_str(&self.text[run..self.at]);
+                    }
                     self.at += 1;
                     out.push(self.escape()?);
                     run = self.at;
@@ -433,6 +437,7 @@ impl Reader<'_> {
                 return Err(self.error("invalid number"));
             }
         }
+        let mantissa_end = self.at;
         let mut exponent: i64 = 0;
         let mut has_exponent = false;
         if matches!(self.peek(), Some(b'e' | b'E')) {
@@ -455,32 +460,34 @@ impl Reader<'_> {
             }
         }
         if frac_len == 0 && !has_exponent {
-            let magnitude = self.text[int_start..int_start + int_len].parse::<u64>();
+            let magnitude = self.text.as_bytes()[int_start..int_start + int_len]
+                .iter()
+                // Not `checked_mul`: on wasm32 that is a 128-bit multiplication.
+                .try_fold(0u64, |n, d| {
+                    (n <= u64::MAX / 10)
+                        .then(|| n * 10)?
+                        .checked_add(u64::from(d - b'0'))
+                });
             match (negative, magnitude) {
-                (false, Ok(n)) => return Ok(Number::Unsigned(n)),
-                (true, Ok(n)) if n != 0 && n <= 1 << 63 => {
+                (false, Some(n)) => return Ok(Number::Unsigned(n)),
+                (true, Some(n)) if n != 0 && n <= 1 << 63 => {
                     return Ok(Number::Negative((n as i64).wrapping_neg()))
                 }
                 _ => {}
             }
         }
-        // A float: refuse it only when it rounds to infinity.
-        let digits: Vec<u8> = self.text.as_bytes()[int_start..self.at]
+        // A float: refuse it only when it rounds to infinity. Its digits, without the point:
+        let mantissa = self.text.as_bytes()[int_start..mantissa_end]
             .iter()
-            .copied()
-            .take_while(|b| *b != b'e' && *b != b'E')
-            .filter(u8::is_ascii_digit)
-            .collect();
-        let Some(first) = digits.iter().position(|d| *d != b'0') else {
+            .filter(|b| **b != b'.');
+        let Some(first) = mantissa.clone().position(|d| *d != b'0') else {
             return Ok(Number::Float);
         };
-        let significant = {
-            let last = digits.iter().rposition(|d| *d != b'0').unwrap_or(first);
-            &digits[first..=last]
-        };
         let magnitude = int_len as i64 - first as i64 + exponent;
+        // Trailing zeros need no trimming: the overflow digits end in a non-zero one.
         let overflows = magnitude > OVERFLOW_EXPONENT
-            || (magnitude == OVERFLOW_EXPONENT && significant >= OVERFLOW_DIGITS);
+            || (magnitude == OVERFLOW_EXPONENT
+                && mantissa.skip(first).cmp(OVERFLOW_DIGITS) != std::cmp::Ordering::Less);
         if overflows {
             return Err(self.error("number out of range"));
         }
@@ -488,8 +495,31 @@ impl Reader<'_> {
     }
 }
 
-/// True when two members of one object share a name: pairwise for a small object, by sorting
-/// for a large one, so a wide object costs n·log n rather than n².
+/// Past the bytes from `at` that a string takes as they are, 8 at a time while none of the 8 is
+/// `"`, `\` or a control character; the caller goes on byte by byte from where it stops.
+fn skip_plain(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    // Non-zero when some byte of `word` is below `n` (at most 0x80): the "hasless" trick.
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(chunk);
+        let quote = below(word ^ (ONES * u64::from(b'"')), 1);
+        let backslash = below(word ^ (ONES * u64::from(b'\\')), 1);
+        if quote | backslash | below(word, 0x20) != 0 {
+            break;
+        }
+        at += 8;
+    }
+    at
+}
+
+/// True when two members of one object share a name: pairwise for a small object; for a large
+/// one, through a table of names by hash, so a wide object costs about n. Names crafted to
+/// collide make the probes long: past a budget, sorting settles it in n·log n.
 fn has_repeated_name(members: &[(String, Json)]) -> bool {
     if members.len() <= 8 {
         return members
@@ -497,9 +527,37 @@ fn has_repeated_name(members: &[(String, Json)]) -> bool {
             .enumerate()
             .any(|(i, (name, _))| members[..i].iter().any(|(seen, _)| seen == name));
     }
-    let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
-    names.sort_unstable();
-    names.windows(2).any(|pair| pair[0] == pair[1])
+    let mask = (members.len() * 2).next_power_of_two() - 1;
+    let mut table = vec![usize::MAX; mask + 1];
+    let mut budget = members.len() * 8;
+    for (i, (name, _)) in members.iter().enumerate() {
+        let mut slot = name_hash(name) as usize & mask;
+        loop {
+            let seen = table[slot];
+            if seen == usize::MAX {
+                table[slot] = i;
+                break;
+            }
+            if members[seen].0 == *name {
+                return true;
+            }
+            if budget == 0 {
+                let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
+                names.sort_unstable();
+                return names.windows(2).any(|pair| pair[0] == pair[1]);
+            }
+            budget -= 1;
+            slot = (slot + 1) & mask;
+        }
+    }
+    false
+}
+
+/// FNV-1a.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -649,6 +707,27 @@ mod tests {
         );
         let text = format!(r#"{{"x":[{{{}}}],"n7":0}}"#, wide.join(","));
         assert!(reads(&text).is_ok());
+    }
+
+    #[test]
+    fn names_crafted_to_collide_are_still_told_apart() {
+        // 40 members take a table of 128 slots; these names all hash to one slot.
+        let names: Vec<String> = (0..)
+            .map(|i| format!("k{i}"))
+            .filter(|name| name_hash(name) & 127 == 0)
+            .take(41)
+            .collect();
+        let object = |names: &[String]| {
+            let members: Vec<String> = names.iter().map(|n| format!(r#""{n}":0"#)).collect();
+            format!("{{{}}}", members.join(","))
+        };
+        assert!(reads(&object(&names[..40])).is_ok());
+        let mut repeated = names[..40].to_vec();
+        repeated.push(names[3].clone());
+        assert_eq!(
+            reads(&object(&repeated)).map_err(|e| e.what),
+            Err("a member name appears twice")
+        );
     }
 
     #[test]
