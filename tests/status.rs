@@ -448,3 +448,26 @@ fn every_request_kind_leaves_one_searchable_log_line() {
         .count();
     assert_eq!(lines, 1, "one line per request");
 }
+
+/// `[vars]` written as TOML numbers (`SDK_APP_IDS = 1400000001`) arrive as JavaScript
+/// numbers; the worker reads them as their digits rather than refusing the configuration.
+#[test]
+fn vars_written_as_toml_numbers_are_read_as_their_digits() {
+    let w = Worker::start(&[
+        ("SDK_APP_IDS", toml_literal(&APP.to_string())),
+        ("POLL_INTERVAL_SECONDS", toml_literal("9")),
+        ("ALLOW_UNSIGNED", toml_literal("true")),
+    ]);
+    let res = w.get("/rooms/1253");
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["sdkAppId"], APP);
+    assert_eq!(res.header("x-poll-interval"), Some("9"));
+
+    let w = Worker::start(&[
+        ("SDK_APP_IDS", toml_literal("1400000001.5")),
+        ("ALLOW_UNSIGNED", toml_literal("true")),
+    ]);
+    let res = w.get("/rooms/1253");
+    assert_eq!(res.status, 503, "{}", res.text());
+    assert_eq!(res.json()["variable"], "SDK_APP_IDS");
+}

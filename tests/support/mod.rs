@@ -126,6 +126,16 @@ pub fn node_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
 }
 
 /// The vars of the usual test deployment: two apps, the key and a previous key.
+/// Marks a var value that `wrangler_toml` writes as it is (a TOML number or boolean) rather
+/// than as a string; see [`toml_literal`].
+const TOML_LITERAL: &str = "\u{1}toml:";
+
+/// A var value written into wrangler.toml unquoted, e.g. `toml_literal("1400000001")` for
+/// `SDK_APP_IDS = 1400000001`.
+pub fn toml_literal(literal: &str) -> String {
+    format!("{TOML_LITERAL}{literal}")
+}
+
 pub fn signed_vars() -> Vec<(&'static str, String)> {
     vec![
         ("SDK_APP_IDS", format!("{APP},{OTHER_APP}")),
@@ -405,7 +415,10 @@ fn wrangler_toml(main: &Path, vars: &[(&str, String)], bindings: Bindings) -> St
     }
     toml.push_str("\n[vars]\n");
     for (name, value) in vars {
-        toml.push_str(&format!("{name} = {value:?}\n"));
+        match value.strip_prefix(TOML_LITERAL) {
+            Some(literal) => toml.push_str(&format!("{name} = {literal}\n")),
+            None => toml.push_str(&format!("{name} = {value:?}\n")),
+        }
     }
     toml
 }
