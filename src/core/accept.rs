@@ -10,11 +10,10 @@
 //! Not here: the checks before (`callback`), the merge (`object`, `room`), queued delivery's
 //! policy (`delivery`).
 
-use serde_json::json;
-
 use crate::core::cache::{self, StatusCache};
 use crate::core::callback::{Event, PushEvent, Verified};
 use crate::core::http::{ApiError, Reply};
+use crate::core::json::Members;
 use crate::core::log::RequestLog;
 use crate::core::object::Applied;
 use crate::core::room;
@@ -62,7 +61,7 @@ pub async fn accept(
     origin.deliver(outcome, log).await?;
     Ok(Reply::json(
         200,
-        &json!({"error_code": 0, "outcome": outcome}),
+        Members::new().num("error_code", 0).str("outcome", outcome),
     ))
 }
 
@@ -188,7 +187,7 @@ mod tests {
         }
         assert_eq!(
             rooms.lines.borrow().clone(),
-            [ObjectLine::new(
+            [ObjectLine::expected(
                 "error",
                 "storage_put_failed",
                 json!({"key": KEY, "why": "storage put timed out"})

@@ -4,9 +4,8 @@
 //! Answers are built as plain [`Reply`] values so that their status, headers and bodies are
 //! tested natively; the wasm shell only copies a `Reply` into a `worker::Response`.
 
-use serde_json::{json, Value};
-
 use crate::core::config::AllowedOrigins;
+use crate::core::json::Members;
 
 /// Every way a request can fail, named by the `error` code of API.md.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,20 +146,19 @@ impl ApiError {
     }
 
     /// The JSON error body of API.md, plus `variable` for `not_configured`.
-    pub fn body(&self) -> Value {
-        let mut body = json!({
-            "error_code": self.status(),
-            "error": self.code(),
-            "message": self.message(),
-        });
-        if let ApiError::NotConfigured(var) = self {
-            body["variable"] = json!(var);
+    pub fn body(&self) -> Members {
+        let body = Members::new()
+            .num("error_code", self.status().into())
+            .str("error", self.code())
+            .str("message", &self.message());
+        match self {
+            ApiError::NotConfigured(var) => body.str("variable", var),
+            _ => body,
         }
-        body
     }
 
     pub fn into_reply(self) -> Reply {
-        let mut reply = Reply::json(self.status(), &self.body());
+        let mut reply = Reply::json(self.status(), self.body());
         match self {
             ApiError::MethodNotAllowed(allow) => reply.header("allow", allow),
             ApiError::StorageUnavailable | ApiError::QueueUnavailable => {
@@ -190,15 +188,10 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// Values are written with `serde_json::to_vec` here and everywhere else in the worker,
-    /// never with `Value`'s `Display` (`to_string()`), which brings a second writer, and its
-    /// pretty-printing twin, into the wasm.
-    pub fn json(status: u16, body: &Value) -> Reply {
-        Reply::bytes(
-            status,
-            JSON_CONTENT_TYPE,
-            serde_json::to_vec(body).unwrap_or_default(),
-        )
+    /// A JSON object answer, written by `json::Members` (no `serde_json::Value` in the
+    /// worker: see `core::json`).
+    pub fn json(status: u16, body: Members) -> Reply {
+        Reply::bytes(status, JSON_CONTENT_TYPE, body.object().into_bytes())
     }
 
     pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
@@ -409,7 +402,13 @@ mod tests {
 
     #[test]
     fn error_body_has_the_contract_shape() {
-        let body = ApiError::BadSignature.body();
+        let reply = ApiError::BadSignature.into_reply();
+        assert_eq!(
+            reply.header_value("content-type"),
+            Some("application/json; charset=utf-8")
+        );
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
+        assert_eq!(body.as_object().map(|o| o.len()), Some(3), "{body}");
         assert_eq!(body["error_code"], 401);
         assert_eq!(body["error"], "bad_signature");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
@@ -417,8 +416,12 @@ mod tests {
 
     #[test]
     fn not_configured_names_the_variable() {
-        let body = ApiError::NotConfigured("SDK_APP_IDS").body();
-        assert_eq!(body["error_code"], 503);
+        let body = ApiError::NotConfigured("SDK_APP_IDS").body().object();
+        assert_eq!(
+            body,
+            r#"{"error_code":503,"error":"not_configured","message":"the worker is not configured: SDK_APP_IDS is missing or invalid","variable":"SDK_APP_IDS"}"#
+        );
+        let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
         assert_eq!(body["variable"], "SDK_APP_IDS");
     }
 

@@ -7,7 +7,9 @@
 //! Why not serde's `Deserialize` with serde_json: its generic deserializer, monomorphised per
 //! type, and the error messages it links (float formatting among them) were a third of the
 //! wasm's bytes beyond the platform floor (README, "Benchmarks"). Writing JSON stays serde's
-//! `Serialize` with serde_json, which costs little.
+//! `Serialize` with serde_json, which costs little, and [`Members`] for the small objects
+//! that have no type of their own (not `serde_json::Value`: its map, writer and drops were
+//! 8 KB of the gzipped wasm).
 //!
 //! What it refuses, like serde_json did: bytes that are not UTF-8, anything that is not one JSON
 //! value with only whitespace around it, a lone surrogate in a `\u` escape, a control character
@@ -560,6 +562,74 @@ fn name_hash(name: &str) -> u64 {
     })
 }
 
+/// A JSON object written member by member, in the order given: error bodies, small answers
+/// and the room object's log lines. Strings are escaped by serde_json, as in every `Serialize`
+/// the worker writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Members(String);
+
+impl Members {
+    pub fn new() -> Members {
+        Members::default()
+    }
+
+    pub fn str(self, name: &str, value: &str) -> Members {
+        self.raw(name, &quoted(value))
+    }
+
+    /// `null` when `None`.
+    pub fn opt_str(self, name: &str, value: Option<&str>) -> Members {
+        match value {
+            Some(value) => self.str(name, value),
+            None => self.raw(name, "null"),
+        }
+    }
+
+    pub fn num(self, name: &str, value: u64) -> Members {
+        self.raw(name, &value.to_string())
+    }
+
+    pub fn bool(self, name: &str, value: bool) -> Members {
+        self.raw(name, if value { "true" } else { "false" })
+    }
+
+    /// An array of strings.
+    pub fn strs(self, name: &str, values: &[String]) -> Members {
+        let items: Vec<String> = values.iter().map(|v| quoted(v)).collect();
+        self.raw(name, &format!("[{}]", items.join(",")))
+    }
+
+    /// `more`'s members after these.
+    pub fn and(mut self, more: Members) -> Members {
+        if !self.0.is_empty() && !more.0.is_empty() {
+            self.0.push(',');
+        }
+        self.0.push_str(&more.0);
+        self
+    }
+
+    /// The object's text.
+    pub fn object(&self) -> String {
+        format!("{{{}}}", self.0)
+    }
+
+    /// A member whose value is JSON text already (from a `Serialize`).
+    pub fn raw(mut self, name: &str, json: &str) -> Members {
+        if !self.0.is_empty() {
+            self.0.push(',');
+        }
+        self.0.push_str(&quoted(name));
+        self.0.push(':');
+        self.0.push_str(json);
+        self
+    }
+}
+
+/// A JSON string of `text`.
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -834,6 +904,55 @@ mod tests {
             prop_assert!(json.as_ref().is_ok_and(|json| same_as_serde(json, &value)), "{text}: {json:?}");
             let pretty = serde_json::to_string_pretty(&value).expect("serialises");
             prop_assert_eq!(reads(&pretty), json);
+        }
+    }
+
+    #[test]
+    fn members_are_written_in_the_order_given() {
+        let members = Members::new()
+            .num("n", u64::MAX)
+            .bool("t", true)
+            .opt_str("none", None)
+            .strs("empty", &[])
+            .raw("raw", r#"[{"a":1}]"#);
+        assert_eq!(
+            members.and(Members::new().str("s", "x")).object(),
+            r#"{"n":18446744073709551615,"t":true,"none":null,"empty":[],"raw":[{"a":1}],"s":"x"}"#
+        );
+        assert_eq!(Members::new().and(Members::new()).object(), "{}");
+        assert_eq!(
+            Members::new().and(Members::new().bool("f", false)).object(),
+            r#"{"f":false}"#
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn members_write_what_serde_json_writes(
+            name in "\\PC{0,8}",
+            text in "(\\PC|[\\x00-\\x1f\"\\\\\u{7f}\u{2028}])*",
+            texts in proptest::collection::vec("(\\PC|[\\x00-\\x1f\"\\\\])*", 0..3),
+        ) {
+            prop_assume!(name != "some" && name != "list");
+            let written = Members::new()
+                .str(&name, &text)
+                .opt_str("some", Some(&text))
+                .strs("list", &texts)
+                .object();
+            let mut expected = serde_json::Map::new();
+            expected.insert(name.clone(), text.clone().into());
+            expected.insert("some".into(), text.clone().into());
+            expected.insert("list".into(), texts.clone().into());
+            // Byte for byte: each string is escaped as serde_json escapes it.
+            let escaped = |s: &str| serde_json::to_string(s).unwrap_or_default();
+            let head = format!("{{{}:{},", escaped(&name), escaped(&text));
+            let tail = format!(
+                r#""list":{}}}"#,
+                serde_json::to_string(&texts).unwrap_or_default()
+            );
+            prop_assert!(written.starts_with(&head), "{} {}", written, head);
+            prop_assert!(written.ends_with(&tail), "{} {}", written, tail);
+            prop_assert_eq!(serde_json::from_str::<Value>(&written).ok(), Some(Value::Object(expected)));
         }
     }
 }

@@ -4,7 +4,8 @@
 //! and never a key, token, signature or body.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+
+use crate::core::json::Members;
 
 #[derive(Debug, Default, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,12 +94,12 @@ pub trait ObjectLog {
 pub struct ObjectLine {
     pub level: &'static str,
     pub event: &'static str,
-    /// A JSON object whose members follow `level`, `component` and `event`.
-    pub fields: Value,
+    /// The members that follow `level`, `component` and `event` (never one of those names).
+    pub fields: Members,
 }
 
 impl ObjectLine {
-    pub fn new(level: &'static str, event: &'static str, fields: Value) -> ObjectLine {
+    pub fn new(level: &'static str, event: &'static str, fields: Members) -> ObjectLine {
         ObjectLine {
             level,
             event,
@@ -106,21 +107,37 @@ impl ObjectLine {
         }
     }
 
-    /// The line as printed: one JSON object (a field named like one of the first three
-    /// wins).
+    /// The line as printed: one JSON object.
     pub fn line(self) -> String {
-        let mut line = match self.fields {
-            Value::Object(fields) => fields,
-            _ => Map::new(),
-        };
-        for (name, value) in [
-            ("level", self.level),
-            ("component", "room-object"),
-            ("event", self.event),
-        ] {
-            line.entry(name).or_insert_with(|| value.into());
-        }
-        serde_json::to_string(&line).unwrap_or_default()
+        Members::new()
+            .str("level", self.level)
+            .str("component", "room-object")
+            .str("event", self.event)
+            .and(self.fields)
+            .object()
+    }
+
+    /// What a test expects of a line: `fields` and the three searchable members, compared
+    /// with the printed line read back as JSON.
+    #[cfg(test)]
+    pub fn expected(
+        level: &'static str,
+        event: &'static str,
+        fields: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut line = fields;
+        line["level"] = level.into();
+        line["component"] = "room-object".into();
+        line["event"] = event.into();
+        line
+    }
+}
+
+#[cfg(test)]
+impl PartialEq<serde_json::Value> for ObjectLine {
+    fn eq(&self, expected: &serde_json::Value) -> bool {
+        serde_json::from_str::<serde_json::Value>(&self.clone().line()).ok()
+            == Some(expected.clone())
     }
 }
 
@@ -169,24 +186,23 @@ mod tests {
     }
 
     #[test]
-    fn an_object_line_is_one_object_of_the_fields_and_the_searchable_three() {
+    fn an_object_line_is_one_object_of_the_searchable_three_then_the_fields() {
         let line = ObjectLine::new(
             "warn",
             "kv_write_failed",
-            serde_json::json!({"key": "room:1:2", "rev": 3, "atMs": 4, "why": "a \"quote\""}),
+            Members::new()
+                .str("key", "room:1:2")
+                .num("rev", 3)
+                .num("atMs", 4)
+                .str("why", "a \"quote\""),
         );
         assert_eq!(
             line.line(),
-            r#"{"atMs":4,"component":"room-object","event":"kv_write_failed","key":"room:1:2","level":"warn","rev":3,"why":"a \"quote\""}"#
-        );
-        let odd = ObjectLine::new("info", "seed", serde_json::json!({"event": "mine"}));
-        assert_eq!(
-            odd.line(),
-            r#"{"component":"room-object","event":"mine","level":"info"}"#
+            r#"{"level":"warn","component":"room-object","event":"kv_write_failed","key":"room:1:2","rev":3,"atMs":4,"why":"a \"quote\""}"#
         );
         assert_eq!(
-            ObjectLine::new("info", "seed", serde_json::json!(null)).line(),
-            r#"{"component":"room-object","event":"seed","level":"info"}"#
+            ObjectLine::new("info", "seed", Members::new()).line(),
+            r#"{"level":"info","component":"room-object","event":"seed"}"#
         );
     }
 

@@ -12,11 +12,10 @@
 //! when the alarm runs (the shell: it needs the configuration and the clock).
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::core::callback::PushEvent;
 use crate::core::http::ApiError;
-use crate::core::json::{self, Json, Limits};
+use crate::core::json::{self, Json, Limits, Members};
 use crate::core::live;
 use crate::core::log::{ObjectLine, ObjectLog};
 use crate::core::readmodel::ReadModel;
@@ -136,7 +135,9 @@ pub async fn load(
         log.write(ObjectLine::new(
             "warn",
             "seed",
-            json!({"key": key, "why": format!("kv get {key} failed: {why}")}),
+            Members::new()
+                .str("key", &key)
+                .str("why", &format!("kv get {key} failed: {why}")),
         ));
         ApiError::StorageUnavailable
     })?;
@@ -150,7 +151,9 @@ pub async fn load(
             log.write(ObjectLine::new(
                 "warn",
                 "seed",
-                json!({"key": key, "why": format!("unreadable room state at {key}: {why}")}),
+                Members::new()
+                    .str("key", &key)
+                    .str("why", &format!("unreadable room state at {key}: {why}")),
             ));
             Room::new()
         }
@@ -168,7 +171,9 @@ pub async fn load(
     log.write(ObjectLine::new(
         "info",
         "seeded",
-        json!({"key": key, "tasks": room.tasks().len()}),
+        Members::new()
+            .str("key", &key)
+            .num("tasks", room.tasks().len() as u64),
     ));
     Ok((stored, true))
 }
@@ -199,7 +204,7 @@ pub async fn existing(
         log.write(ObjectLine::new(
             "error",
             "storage_get_failed",
-            json!({ "why": why }),
+            Members::new().str("why", &why),
         ));
         ApiError::StorageUnavailable
     })
@@ -216,7 +221,7 @@ pub async fn save(
         log.write(ObjectLine::new(
             "error",
             "storage_put_failed",
-            json!({"key": stored.key(), "why": why}),
+            Members::new().str("key", &stored.key()).str("why", &why),
         ));
         ApiError::StorageUnavailable
     })
@@ -264,7 +269,10 @@ pub fn broadcast(viewers: &impl Viewers, stored: &Stored, room: &Room, log: &imp
         log.write(ObjectLine::new(
             "info",
             "broadcast",
-            json!({"key": stored.key(), "viewers": count, "failed": failed}),
+            Members::new()
+                .str("key", &stored.key())
+                .num("viewers", count as u64)
+                .num("failed", failed as u64),
         ));
     }
 }
@@ -308,7 +316,10 @@ pub async fn write_read_model(
             log.write(ObjectLine::new(
                 "info",
                 "kv_write",
-                json!({"key": stored.key(), "rev": rev, "atMs": now_ms}),
+                Members::new()
+                    .str("key", &stored.key())
+                    .num("rev", rev)
+                    .num("atMs", now_ms),
             ));
         }
         Err(why) => {
@@ -316,8 +327,12 @@ pub async fn write_read_model(
             log.write(ObjectLine::new(
                 "warn",
                 "kv_write_failed",
-                json!({"key": stored.key(), "rev": rev, "atMs": now_ms,
-                       "failures": stored.read_model.failures, "why": why}),
+                Members::new()
+                    .str("key", &stored.key())
+                    .num("rev", rev)
+                    .num("atMs", now_ms)
+                    .num("failures", stored.read_model.failures.into())
+                    .str("why", &why),
             ));
         }
     }
@@ -360,8 +375,8 @@ mod tests {
         stored
     }
 
-    fn line(level: &'static str, event: &'static str, fields: Value) -> ObjectLine {
-        ObjectLine::new(level, event, fields)
+    fn line(level: &'static str, event: &'static str, fields: Value) -> Value {
+        ObjectLine::expected(level, event, fields)
     }
 
     #[test]

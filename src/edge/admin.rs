@@ -6,7 +6,6 @@
 //! a caller without the token learns nothing about which paths exist. No CORS: this is for
 //! operators and their tools (`npm run dead-letters`), not browsers.
 
-use serde_json::json;
 use worker::{Env, Request};
 
 use super::bindings::Queue;
@@ -15,6 +14,7 @@ use super::fetch::{header, read_body};
 use crate::core::config::Config;
 use crate::core::delivery::{self, AdminRoute, DeliveryQueue, Replay, QUEUE_BINDING};
 use crate::core::http::{self, ApiError, Reply};
+use crate::core::json::Members;
 use crate::core::log::RequestLog;
 
 pub async fn handle(
@@ -45,10 +45,12 @@ pub async fn handle(
 async fn list(req: &Request, store: &DeadLetters) -> Result<Reply, ApiError> {
     let cursor = http::query_param(&req.inner().url(), "cursor").filter(|c| !c.is_empty());
     let (entries, next) = store.page(cursor).await?;
-    // Written as text: the entries with the `Serialize` that writes their KV metadata (a
-    // `json!` value of them would add a second one, to a value).
+    // Written as text: the entries with the `Serialize` that writes their KV metadata.
     let entries = serde_json::to_string(&entries).map_err(|_| ApiError::Internal)?;
-    let body = format!(r#"{{"cursor":{},"deadLetters":{entries}}}"#, json!(next));
+    let body = Members::new()
+        .opt_str("cursor", next.as_deref())
+        .raw("deadLetters", &entries)
+        .object();
     let mut reply = Reply::bytes(200, http::JSON_CONTENT_TYPE, body.into_bytes());
     reply.header("cache-control", "no-store");
     Ok(reply)
@@ -76,7 +78,7 @@ async fn replay(
             )
         }
     };
-    let mut replayed = 0usize;
+    let mut replayed = 0u64;
     let mut missing = Vec::new();
     for id in ids {
         let Some(dead) = store.get(&id).await? else {
@@ -97,6 +99,9 @@ async fn replay(
     }
     Ok(Reply::json(
         200,
-        &json!({"replayed": replayed, "missing": missing, "more": more}),
+        Members::new()
+            .num("replayed", replayed)
+            .strs("missing", &missing)
+            .bool("more", more),
     ))
 }

@@ -5,7 +5,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde_json::json;
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -23,7 +22,7 @@ use crate::core::callback::{self, Event, Verified};
 use crate::core::config::{Config, ConfigError, OriginDelivery};
 use crate::core::delivery::{self, QUEUE_BINDING};
 use crate::core::http::{self, header_safe, ApiError, Reply, MAX_BODY_BYTES};
-use crate::core::json::{self, Limits};
+use crate::core::json::{self, Limits, Members};
 use crate::core::live;
 use crate::core::log::RequestLog;
 use crate::core::status;
@@ -328,14 +327,13 @@ fn health(config: &Config) -> Reply {
     };
     let mut reply = Reply::json(
         200,
-        &json!({
-            "ok": true,
-            "version": env!("CARGO_PKG_VERSION"),
-            "signing": signing,
-            "origin": config.origin_url.is_some(),
-            "delivery": config.origin_delivery.as_str(),
-            "reconcile": config.reconcile(),
-        }),
+        Members::new()
+            .bool("ok", true)
+            .str("version", env!("CARGO_PKG_VERSION"))
+            .str("signing", signing)
+            .bool("origin", config.origin_url.is_some())
+            .str("delivery", config.origin_delivery.as_str())
+            .bool("reconcile", config.reconcile()),
     );
     reply.header("cache-control", "no-store");
     reply
@@ -343,9 +341,7 @@ fn health(config: &Config) -> Reply {
 
 fn health_unconfigured(e: ConfigError) -> Reply {
     let error = ApiError::NotConfigured(e.variable);
-    let mut body = error.body();
-    body["ok"] = json!(false);
-    let mut reply = Reply::json(error.status(), &body);
+    let mut reply = Reply::json(error.status(), error.body().bool("ok", false));
     reply.header("cache-control", "no-store");
     reply
 }

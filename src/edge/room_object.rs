@@ -25,7 +25,6 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 
 use serde::Serialize;
-use serde_json::json;
 use worker::{
     durable_object, js_sys, wasm_bindgen::JsValue, web_sys,
     worker_sys::WebSocketRequestResponsePair, DurableObject, Env, Headers, Request, Response,
@@ -40,7 +39,7 @@ use crate::core::accept::RoomObjects;
 use crate::core::callback::PushEvent;
 use crate::core::config::Config;
 use crate::core::http::{self, ApiError};
-use crate::core::json::{self, Json, Limits};
+use crate::core::json::{self, Json, Limits, Members};
 use crate::core::live;
 use crate::core::log::{ObjectLine, ObjectLog, RequestLog};
 use crate::core::object::{self, Applied, ReadModelKv, RoomStore, Stored, Viewers};
@@ -157,7 +156,7 @@ impl DurableObject for RoomObject {
         log_line(
             "warn",
             "websocket_error",
-            json!({ "why": error.to_string() }),
+            Members::new().str("why", &error.to_string()),
         );
         let _ = ws.close(Some(1011), Some("error"));
         Ok(())
@@ -183,7 +182,7 @@ impl RoomObject {
             log_line(
                 "warn",
                 "alarm_not_set",
-                json!({"key": stored.key(), "why": e}),
+                Members::new().str("key", &stored.key()).str("why", &e),
             );
         }
         Response::from_json(&Applied {
@@ -278,9 +277,13 @@ impl RoomObject {
                     "warn"
                 },
                 "reconcile",
-                json!({"key": stored.key(), "taskId": task_id, "answer": code,
-                       "requestId": request_id, "why": why,
-                       "outcome": outcome.map(Outcome::as_str)}),
+                Members::new()
+                    .str("key", &stored.key())
+                    .str("taskId", &task_id)
+                    .str("answer", &code)
+                    .opt_str("requestId", request_id.as_deref())
+                    .opt_str("why", why.as_deref())
+                    .opt_str("outcome", outcome.map(Outcome::as_str)),
             );
             object::save(self, &stored, self)
                 .await
@@ -329,9 +332,14 @@ impl RoomObject {
         log_line(
             if delivered.is_ok() { "info" } else { "error" },
             "reconcile_delivery",
-            json!({"key": stored.key(), "taskId": task_id, "requestId": request_id,
-                   "mode": config.origin_delivery.as_str(), "deliveryId": log.delivery_id,
-                   "error": delivered.err().map(|e| e.message()), "warnings": log.warnings}),
+            Members::new()
+                .str("key", &stored.key())
+                .str("taskId", task_id)
+                .str("requestId", &request_id)
+                .str("mode", config.origin_delivery.as_str())
+                .opt_str("deliveryId", log.delivery_id.as_deref())
+                .opt_str("error", delivered.err().map(|e| e.message()).as_deref())
+                .strs("warnings", &log.warnings),
         );
     }
 
@@ -424,7 +432,11 @@ impl RoomStore for RoomObject {
             Some(Ok(stored)) => Some(stored),
             Some(Err(why)) => {
                 // Only this object writes it; a value it cannot read is re-seeded from KV.
-                log_line("error", "unreadable_object_state", json!({ "why": why }));
+                log_line(
+                    "error",
+                    "unreadable_object_state",
+                    Members::new().str("why", &why),
+                );
                 None
             }
             None => None,
@@ -495,7 +507,7 @@ impl ObjectLog for RoomObject {
 }
 
 /// One JSON log line of the object, searchable by `component` and `event`.
-fn log_line(level: &'static str, event: &'static str, fields: serde_json::Value) {
+fn log_line(level: &'static str, event: &'static str, fields: Members) {
     super::log(&ObjectLine::new(level, event, fields).line());
 }
 
