@@ -13,7 +13,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::sync::{mpsc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -295,7 +295,7 @@ fn comparison_with_a_no_op_worker() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(WRK_SECONDS);
 
-    let noop = NoOp::start();
+    let noop = Worker::start_with_config(&root().join("bench/wrangler.toml"));
     let mut vars = signed_vars();
     // Fresh for the whole run: a cache hit stays a hit.
     vars.push(("POLL_INTERVAL_SECONDS", "300".into()));
@@ -306,7 +306,7 @@ fn comparison_with_a_no_op_worker() {
     let worker = Worker::start_without_assets(&vars);
     for _ in 0..WARM_UP_REQUESTS {
         assert_eq!(worker.get("/healthz").status, 200);
-        assert_eq!(noop.get().status, 200);
+        assert_eq!(noop.get("/").status, 200);
     }
 
     let floor = Load::get("/").run(noop.port, seconds, || noop.workerd_cpu_ms());
@@ -693,65 +693,5 @@ fn settled_lines(worker: &Worker) -> usize {
             return count;
         }
         count = now;
-    }
-}
-
-/// The no-op worker (bench/noop.js) under its own `wrangler dev`, ended with this process
-/// (tests/support/guard.sh).
-struct NoOp {
-    port: u16,
-    child: Child,
-    guard_stdin: Option<ChildStdin>,
-}
-
-impl NoOp {
-    fn start() -> NoOp {
-        let port = free_port();
-        let state = temp_dir("noop");
-        let log = std::fs::File::create(state.join("wrangler.log")).expect("create log");
-        let mut child = node_command("bash")
-            .arg(root().join("tests/support/guard.sh"))
-            .arg(root().join("node_modules/.bin/wrangler"))
-            .args(["dev", "--config"])
-            .arg(root().join("bench/wrangler.toml"))
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &free_port().to_string()])
-            .arg("--persist-to")
-            .arg(&state)
-            .args(["--show-interactive-dev-session=false"])
-            .current_dir(&state)
-            .stdin(Stdio::piped())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("start wrangler dev for bench/noop.js");
-        let guard_stdin = child.stdin.take();
-        let noop = NoOp {
-            port,
-            child,
-            guard_stdin,
-        };
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while try_request(port, "GET", "/", &[], b"").map_or(true, |r| r.status != 200) {
-            assert!(Instant::now() < deadline, "the no-op worker did not start");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        noop
-    }
-
-    fn get(&self) -> support::Response {
-        try_request(self.port, "GET", "/", &[], b"").expect("no-op answers")
-    }
-
-    /// As `Worker::workerd_cpu_ms`, for this wrangler dev's workerd processes.
-    fn workerd_cpu_ms(&self) -> f64 {
-        workerd_cpu_ms_under(self.child.id())
-    }
-}
-
-impl Drop for NoOp {
-    fn drop(&mut self) {
-        self.guard_stdin.take();
-        let _ = self.child.wait();
     }
 }

@@ -191,11 +191,6 @@ impl Worker {
             main.exists(),
             "build/index.js is missing: run scripts/test.sh (it builds the worker first)"
         );
-        let wrangler = root().join("node_modules/.bin/wrangler");
-        assert!(
-            wrangler.exists(),
-            "node_modules is missing: run scripts/test.sh (it installs wrangler first)"
-        );
         let dir = temp_dir("config");
         let config = dir.join("wrangler.toml");
         let (secrets, plain): (Vec<_>, Vec<_>) = vars
@@ -208,6 +203,21 @@ impl Worker {
             .map(|(name, value)| format!("{name}={value:?}\n"))
             .collect();
         std::fs::write(dir.join(".dev.vars"), dev_vars).expect("write .dev.vars");
+        Worker::run(&config, &dir, state_dir)
+    }
+
+    /// Starts `wrangler dev` on a config file as it is (the bench's no-op worker).
+    pub fn start_with_config(config: &Path) -> Worker {
+        Worker::run(config, &temp_dir("config"), temp_dir("kv"))
+    }
+
+    /// `wrangler dev --config config` from `dir` (where its logs go), on `state_dir`.
+    fn run(config: &Path, dir: &Path, state_dir: PathBuf) -> Worker {
+        let wrangler = root().join("node_modules/.bin/wrangler");
+        assert!(
+            wrangler.exists(),
+            "node_modules is missing: run scripts/test.sh (it installs wrangler first)"
+        );
         // A port can still be taken between the check and wrangler's bind (by a process
         // outside this harness): then wrangler says so and hangs, and it is started again on
         // other ports.
@@ -220,13 +230,13 @@ impl Worker {
                 .arg(root().join("tests/support/guard.sh"))
                 .arg(&wrangler)
                 .args(["dev", "--config"])
-                .arg(&config)
+                .arg(config)
                 .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--inspector-port", &inspector.to_string()])
                 .arg("--persist-to")
                 .arg(&state_dir)
                 .args(["--show-interactive-dev-session=false", "--log-level", "log"])
-                .current_dir(&dir)
+                .current_dir(dir)
                 .stdin(Stdio::piped())
                 .stdout(log.try_clone().expect("log handle"))
                 .stderr(log)
