@@ -138,11 +138,6 @@ impl PushError {
     }
 }
 
-/// A string, owned.
-fn owned(json: &Json) -> Option<String> {
-    json.as_str().map(str::to_string)
-}
-
 impl PushEvent {
     /// A record as room state stores it (its `Serialize`): every member known, the
     /// required ones present, each of its type (an optional one may be `null`).
@@ -169,11 +164,11 @@ impl PushEvent {
             task_id: json.string("taskId")?,
             room_id: json.get("roomId")?.as_u32()?,
             timestamp: json.optional("timestamp", Json::as_i64)?,
-            push_user_id: json.optional("pushUserId", owned)?,
+            push_user_id: json.optional("pushUserId", Json::to_owned_string)?,
             push_start_time: json.optional("pushStartTime", Json::as_i64)?,
             push_stop_time: json.optional("pushStopTime", Json::as_i64)?,
-            group_id: json.optional("groupId", owned)?,
-            finish_reason: json.optional("finishReason", owned)?,
+            group_id: json.optional("groupId", Json::to_owned_string)?,
+            finish_reason: json.optional("finishReason", Json::to_owned_string)?,
             im_sync_time: json.optional("imSyncTime", Json::as_i64)?,
             exception_count: json.optional("exceptionCount", Json::as_i64)?,
             error: json.optional("error", PushError::from_json)?,

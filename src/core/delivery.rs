@@ -191,10 +191,10 @@ impl Delivery {
             verified: json.get("verified")?.as_bool()?,
             request_id: string("requestId")?,
             received_at_ms: u64_of("receivedAtMs")?,
-            source: json.optional("source", |v| v.as_str().map(str::to_string))?,
+            source: json.optional("source", Json::to_owned_string)?,
             sdk_app_id: json.optional("sdkAppId", Json::as_u64)?,
             room_id: json.optional("roomId", Json::as_u64)?,
-            task_id: json.optional("taskId", |v| v.as_str().map(str::to_string))?,
+            task_id: json.optional("taskId", Json::to_owned_string)?,
             attempt: json.get("attempt")?.as_u32()?,
         })
     }
@@ -451,13 +451,12 @@ impl Summary {
     /// A summary as KV list metadata holds it; `None` for anything else.
     pub fn read(text: &str) -> Option<Summary> {
         let json = json::parse(text.as_bytes(), Limits::TRUSTED).ok()?;
-        let string = |v: &Json| v.as_str().map(str::to_string);
         Some(Summary {
             id: json.string("id")?,
             event_type: json.string("eventType")?,
             sdk_app_id: json.optional("sdkAppId", Json::as_u64)?,
             room_id: json.optional("roomId", Json::as_u64)?,
-            task_id: json.optional("taskId", string)?,
+            task_id: json.optional("taskId", Json::to_owned_string)?,
             received_at: json.get("receivedAt")?.as_u64()?,
             attempts: json.get("attempts")?.as_u32()?,
             last_error: json.string("lastError")?,

@@ -147,9 +147,14 @@ impl Json {
         }
     }
 
+    /// A string, owned.
+    pub fn to_owned_string(&self) -> Option<String> {
+        self.as_str().map(str::to_string)
+    }
+
     /// A string member, owned.
     pub fn string(&self, name: &str) -> Option<String> {
-        self.get(name)?.as_str().map(str::to_string)
+        self.get(name)?.to_owned_string()
     }
 }
 
@@ -242,7 +247,7 @@ impl Reader<'_> {
         found
     }
 
-    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), Error> {
+    fn require(&mut self, byte: u8, what: &'static str) -> Result<(), Error> {
         if self.eat(byte) {
             Ok(())
         } else {
@@ -303,7 +308,7 @@ impl Reader<'_> {
             if self.eat(b']') {
                 return Ok(Json::Array(items));
             }
-            self.expect(b',', "expected `,` or `]`")?;
+            self.require(b',', "expected `,` or `]`")?;
         }
     }
 
@@ -316,13 +321,13 @@ impl Reader<'_> {
                     return Err(self.error("expected a member name"));
                 }
                 let name = self.string()?;
-                self.expect(b':', "expected `:`")?;
+                self.require(b':', "expected `:`")?;
                 let value = self.value(depth + 1)?;
                 members.push((name, value));
                 if self.eat(b'}') {
                     break;
                 }
-                self.expect(b',', "expected `,` or `}`")?;
+                self.require(b',', "expected `,` or `}`")?;
             }
         }
         if has_repeated_name(&members) {
