@@ -25,12 +25,12 @@ const POLL_INTERVAL_SECONDS: &str = "60";
 /// raw) with the room object reading its apply call through serde_json; on 2026-11-29
 /// 180,376 (427,774 raw): the static files as Workers Static Assets, the runtime's KV,
 /// queue, storage, cache and Response called directly (no serde_wasm_bindgen), and the
-/// core trimmed (README, "Benchmarks"); then 140,761 (332,523 raw): all JSON read by
+/// core trimmed (README, "Benchmarks"); then 140,774 (332,511 raw): all JSON read by
 /// `core::json` instead of serde's `Deserialize`, small objects written without
 /// `serde_json::Value`, numeric vars without float formatting. benches/floor, every binding
 /// with almost no logic, is 76,113 (187,820 raw) the same way.
 /// The budget is that figure + 5 %, under issue 10's goal of 150 KB.
-const MEASURED_GZIP_BYTES: u64 = 140_761;
+const MEASURED_GZIP_BYTES: u64 = 140_774;
 const GZIP_BUDGET_BYTES: u64 = MEASURED_GZIP_BYTES + MEASURED_GZIP_BYTES / 20;
 
 fn worker() -> &'static Worker {
